@@ -1,0 +1,295 @@
+"""The local backend: the same runs as in Docker, in a temporary folder on the host."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import subprocess
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from sandbox import local_backend
+from sandbox.backend import RunPlan
+from sandbox.local_backend import LocalBackend
+from sandbox.results import Outcome, RunStatus
+from sandbox.workspace import Snapshot
+
+MakeSnapshot = Callable[[dict[str, str]], Snapshot]
+
+
+@pytest.fixture
+def make_snapshot(make_repo: Callable[[dict[str, str]], Path]) -> MakeSnapshot:
+    """Commit ``files`` to a new repository and snapshot it with git archive."""
+
+    def create(files: dict[str, str]) -> Snapshot:
+        repo = make_repo({path: textwrap.dedent(text) for path, text in files.items()})
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", "HEAD"], cwd=repo, capture_output=True, check=True
+        )
+        return Snapshot(archive.stdout)
+
+    return create
+
+
+def test_passing_suite(make_snapshot: MakeSnapshot) -> None:
+    snapshot = make_snapshot(
+        {
+            "app/__init__.py": "",
+            "app/calc.py": "def add(a, b):\n    return a + b\n",
+            "tests/test_calc.py": """\
+                from app.calc import add
+
+                def test_add():
+                    assert add(1, 2) == 3
+                """,
+        }
+    )
+
+    run = LocalBackend().run(snapshot, RunPlan(timeout=60))
+
+    assert run.status is RunStatus.COMPLETED, run.detail
+    assert run.backend == "local"
+    assert run.exit_code == 0
+    assert run.passed() == {"tests/test_calc.py::test_add"}
+    assert "1 passed" in run.output
+
+
+def test_failing_test_frames(make_snapshot: MakeSnapshot) -> None:
+    snapshot = make_snapshot(
+        {
+            "app/parse.py": "def port(text):\n    return int(text.split(':')[1])\n",
+            "tests/test_parse.py": """\
+                from app.parse import port
+
+                def test_port_missing():
+                    assert port("localhost") == 80
+                """,
+        }
+    )
+
+    run = LocalBackend().run(snapshot, RunPlan(timeout=60))
+
+    result = run.tests["tests/test_parse.py::test_port_missing"]
+    assert result.outcome is Outcome.FAILED
+    assert result.exc_type == "IndexError"
+    assert result.message == "list index out of range"
+    assert [(f.path, f.line, f.function) for f in result.frames] == [
+        ("tests/test_parse.py", 4, "test_port_missing"),
+        ("app/parse.py", 2, "port"),
+    ]
+    assert result.frames[1].source == "return int(text.split(':')[1])"
+
+
+def test_failing_target_skips_suite(make_snapshot: MakeSnapshot) -> None:
+    snapshot = make_snapshot(
+        {
+            "tests/test_target.py": "def test_target():\n    assert [] == [1]\n",
+            "tests/test_other.py": "def test_other():\n    pass\n",
+        }
+    )
+    plan = RunPlan(targets=("tests/test_target.py::test_target",), timeout=60)
+
+    run = LocalBackend().run(snapshot, plan)
+
+    assert run.status is RunStatus.COMPLETED, run.detail
+    assert run.tests["tests/test_target.py::test_target"].outcome is Outcome.FAILED
+    assert "tests/test_other.py::test_other" not in run.tests
+    assert "suite phase did not run" in run.detail
+
+
+def test_collection_error_keeps_suite(make_snapshot: MakeSnapshot) -> None:
+    snapshot = make_snapshot(
+        {
+            "tests/test_broken.py": "def test_broken(:\n    pass\n",
+            "tests/test_fine.py": "def test_fine():\n    pass\n",
+        }
+    )
+
+    run = LocalBackend().run(snapshot, RunPlan(timeout=60))
+
+    assert run.status is RunStatus.COMPLETED, run.detail
+    assert [error.nodeid for error in run.collection_errors] == ["tests/test_broken.py"]
+    assert run.collection_errors[0].exc_type == "SyntaxError"
+    assert run.passed() == {"tests/test_fine.py::test_fine"}
+
+
+def test_targets_only_plan(make_snapshot: MakeSnapshot) -> None:
+    snapshot = make_snapshot(
+        {
+            "tests/test_target.py": "def test_target():\n    pass\n",
+            "tests/test_other.py": "def test_other():\n    pass\n",
+        }
+    )
+    plan = RunPlan(targets=("tests/test_target.py",), full_suite=False, timeout=60)
+
+    run = LocalBackend().run(snapshot, plan)
+
+    assert run.status is RunStatus.COMPLETED, run.detail
+    assert run.passed() == {"tests/test_target.py::test_target"}
+    assert run.detail == ""
+
+
+def test_empty_plan_rejected(make_snapshot: MakeSnapshot) -> None:
+    snapshot = make_snapshot({"tests/test_a.py": "def test_a():\n    pass\n"})
+
+    with pytest.raises(ValueError, match="nothing to run"):
+        LocalBackend().run(snapshot, RunPlan(targets=(), full_suite=False))
+
+
+def test_hang_kills_process_group(make_snapshot: MakeSnapshot, tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    snapshot = make_snapshot(
+        {
+            "tests/test_hang.py": f"""\
+                import subprocess
+                import sys
+                import time
+
+                def test_hang():
+                    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+                    open({str(pid_file)!r}, "w").write(str(child.pid))
+                    time.sleep(600)
+                """,
+        }
+    )
+
+    run = LocalBackend().run(snapshot, RunPlan(timeout=5))
+
+    assert run.status is RunStatus.TIMED_OUT
+    assert run.running_test == "tests/test_hang.py::test_hang"
+    assert run.tests["tests/test_hang.py::test_hang"].outcome is Outcome.ERROR
+    assert not process_alive(int(pid_file.read_text()))
+
+
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` runs; a zombie waiting for init to reap it counts as dead."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    state = stat.rsplit(")", 1)[1].split()[0]
+    return state != "Z"
+
+
+def test_os_exit_crashed(make_snapshot: MakeSnapshot) -> None:
+    snapshot = make_snapshot(
+        {"tests/test_exit.py": "import os\n\ndef test_exits():\n    os._exit(1)\n"}
+    )
+
+    run = LocalBackend().run(snapshot, RunPlan(timeout=60))
+
+    assert run.status is RunStatus.CRASHED
+    assert run.running_test == "tests/test_exit.py::test_exits"
+
+
+def test_segfault_crashed(make_snapshot: MakeSnapshot) -> None:
+    snapshot = make_snapshot(
+        {"tests/test_crash.py": "import ctypes\n\ndef test_crash():\n    ctypes.string_at(0)\n"}
+    )
+
+    run = LocalBackend().run(snapshot, RunPlan(timeout=60))
+
+    assert run.status is RunStatus.CRASHED
+    assert run.running_test == "tests/test_crash.py::test_crash"
+    assert run.exit_code == 128 + 11
+    assert "exit code -11" in run.detail
+
+
+def test_environment_cleared(make_snapshot: MakeSnapshot, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGENTOS_TEST_SECRET", "do-not-leak")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-real")
+    snapshot = make_snapshot(
+        {
+            "tests/test_env.py": """\
+                import os
+
+                def test_secrets_absent():
+                    assert "AGENTOS_TEST_SECRET" not in os.environ
+                    assert "OPENAI_API_KEY" not in os.environ
+
+                def test_home_is_temporary():
+                    assert os.path.dirname(os.environ["HOME"]) == os.path.dirname(os.getcwd())
+                """,
+        }
+    )
+
+    run = LocalBackend().run(snapshot, RunPlan(timeout=60))
+
+    assert run.failed() == set(), {n: r.message for n, r in run.tests.items()}
+    assert len(run.passed()) == 2
+
+
+def test_temporary_folder_removed(make_snapshot: MakeSnapshot) -> None:
+    snapshot = make_snapshot(
+        {
+            "tests/test_where.py": """\
+                import os
+
+                def test_report_cwd():
+                    raise AssertionError("cwd=" + os.getcwd())
+                """,
+        }
+    )
+
+    run = LocalBackend().run(snapshot, RunPlan(timeout=60))
+
+    message = run.tests["tests/test_where.py::test_report_cwd"].message
+    workspace = Path(message.split("cwd=")[1].split()[0])
+    assert workspace.name == "work"
+    assert not workspace.parent.exists()
+
+
+def test_not_isolated_from_host_loopback(make_snapshot: MakeSnapshot) -> None:
+    # The counterpart of the Docker backend's network test: here the host is reachable.
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    snapshot = make_snapshot(
+        {
+            "tests/test_net.py": f"""\
+                import socket
+
+                def test_reach_host_server():
+                    socket.create_connection(("127.0.0.1", {port}), timeout=3).close()
+                """,
+        }
+    )
+
+    try:
+        run = LocalBackend().run(snapshot, RunPlan(timeout=60))
+    finally:
+        server.close()
+
+    assert LocalBackend.isolated is False
+    assert run.passed() == {"tests/test_net.py::test_reach_host_server"}
+
+
+def test_warns_once_per_process(
+    make_snapshot: MakeSnapshot,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(local_backend, "_warned_not_isolated", False)
+    snapshot = make_snapshot({"tests/test_a.py": "def test_a():\n    pass\n"})
+    backend = LocalBackend()
+
+    with caplog.at_level(logging.WARNING, logger="sandbox.local_backend"):
+        backend.run(snapshot, RunPlan(timeout=60))
+        LocalBackend().run(snapshot, RunPlan(timeout=60))
+
+    warnings = [r for r in caplog.records if "not isolated" in r.getMessage()]
+    assert len(warnings) == 1
+
+
+def test_output_truncated(make_snapshot: MakeSnapshot) -> None:
+    snapshot = make_snapshot(
+        {"tests/test_noisy.py": "def test_noisy():\n    print('x' * 100_000)\n    assert False\n"}
+    )
+
+    run = LocalBackend(output_limit=5_000).run(snapshot, RunPlan(timeout=60))
+
+    assert len(run.output) < 5_200
+    assert "bytes cut" in run.output
+    assert "1 failed" in run.output
