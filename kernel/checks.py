@@ -1,0 +1,131 @@
+"""The checks a candidate must pass, and the state of a tree they are compared against.
+
+A :class:`TreeState` records what was observed on one committed tree: its
+snapshot, the sandbox baseline run and ruff's diagnostics. A candidate is
+judged against the state it was made on, and after a commit the verification
+run becomes the state for the next fault.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from kernel import lint
+from kernel.faults import Fault, LintDiagnostic, file_reader, lint_faults, test_faults
+from patches.types import Candidate, FaultKind
+from sandbox.backend import RunPlan, SandboxBackend
+from sandbox.results import RunStatus, TestRun
+from sandbox.validation import judge
+from sandbox.workspace import Snapshot
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TreeState:
+    snapshot: Snapshot
+    run: TestRun
+    diagnostics: tuple[LintDiagnostic, ...]
+    faults: tuple[Fault, ...]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    passed: bool
+    reason: str
+    run: TestRun | None = None
+
+
+def observe(backend: SandboxBackend, snapshot: Snapshot, root: Path, timeout: float) -> TreeState:
+    """Run the suite and ruff on one tree and collect its faults.
+
+    ``root`` is a checkout of the same tree, which ruff reads.
+    """
+    run = backend.run(snapshot, RunPlan(full_suite=True, timeout=timeout))
+    diagnostics = tuple(lint.check_tree(root))
+    faults = lint_faults(list(diagnostics), file_reader(root)) + test_faults(run, root)
+    return TreeState(snapshot, run, diagnostics, tuple(_by_priority(faults)))
+
+
+def _by_priority(faults: list[Fault]) -> list[Fault]:
+    # Lint faults with a safe fix cost nothing to heal and often also fix a
+    # failing test, because an undefined name is both, so they go first.
+    # Collection errors hide whole modules of tests, so they come before
+    # single failing tests.
+    def rank(fault: Fault) -> tuple[int, str]:
+        if fault.kind is FaultKind.LINT:
+            safe = fault.lint_fix is not None and fault.lint_fix.applicability == "safe"
+            return (0 if safe else 1, fault.summary)
+        return (2 if fault.kind is FaultKind.COLLECTION else 3, fault.summary)
+
+    return sorted(faults, key=rank)
+
+
+def check_lint(fault: Fault, candidate: Candidate, state: TreeState, root: Path) -> CheckResult:
+    """Check that the candidate removes a lint fault and adds none in the files it touches.
+
+    Findings are counted by rule, enclosing symbol and message rather than by
+    line, because a patch moves lines: the target's count must drop and no
+    other count may grow.
+    """
+    after_texts = {edit.path: edit.after for edit in candidate.edits}
+
+    def read_after(path: str) -> str | None:
+        return after_texts.get(path, file_reader(root)(path))
+
+    for path, text in after_texts.items():
+        if not path.endswith(".py"):
+            continue
+        before = _lint_counts(f for f in state.faults if f.location and f.location.path == path)
+        after = _lint_counts(lint_faults(lint.check_text(root, path, text), read_after))
+        if fault.kind is FaultKind.LINT and fault.location and fault.location.path == path:
+            key = _lint_key(fault)
+            if after[key] >= before[key]:
+                return CheckResult(False, f"ruff still reports {fault.lint_code} in {path}")
+        grown = [key for key, count in after.items() if count > before[key]]
+        if grown:
+            codes = ", ".join(sorted({code for code, _, _ in grown}))
+            return CheckResult(False, f"the patch adds ruff findings in {path}: {codes}")
+    return CheckResult(True, "lint clean")
+
+
+def _lint_key(fault: Fault) -> tuple[str, str, str]:
+    symbol = fault.location.symbol if fault.location else None
+    return (fault.lint_code or "", symbol or "", fault.message)
+
+
+def _lint_counts(faults: Iterable[Fault]) -> Counter[tuple[str, str, str]]:
+    return Counter(_lint_key(fault) for fault in faults if fault.kind is FaultKind.LINT)
+
+
+def check_tests(
+    fault: Fault,
+    snapshot: Snapshot,
+    state: TreeState,
+    backend: SandboxBackend,
+    timeout: float,
+) -> CheckResult:
+    """Run the suite on ``snapshot`` and judge it against the baseline in ``state``."""
+    targets = (fault.test_id,) if fault.test_id else ()
+    run = backend.run(snapshot, RunPlan(targets=targets, full_suite=True, timeout=timeout))
+    verdict = judge(state.run, run, targets)
+    if not verdict.accepted:
+        return CheckResult(False, verdict.reason, run)
+    if fault.kind is FaultKind.COLLECTION:
+        still_broken = {error.nodeid for error in run.collection_errors}
+        if fault.module in still_broken:
+            return CheckResult(False, f"{fault.module} still fails to collect", run)
+    return CheckResult(True, verdict.summary, run)
+
+
+def usable_baseline(run: TestRun) -> str | None:
+    """Return why a baseline run cannot be compared against, or None when it can."""
+    if run.status is RunStatus.COMPLETED:
+        return None
+    where = f" while running {run.running_test}" if run.running_test else ""
+    detail = f": {run.detail}" if run.detail else ""
+    return f"the test suite {run.status.value}{where} on the unpatched code{detail}"

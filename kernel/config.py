@@ -1,0 +1,146 @@
+"""Settings for one run of the kernel, layered from three sources.
+
+A ``[tool.agentos]`` table in the target's ``pyproject.toml`` comes first,
+then ``AGENTOS_*`` environment variables, then command-line flags; each
+source overrides the one before. The model endpoint itself is configured with
+the openai SDK's own variables (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``), which
+the SDK reads, so no secret passes through these settings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kernel.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the same parser, published separately before Python 3.11
+    import tomli as tomllib
+
+PROVIDERS = ("auto", "offline", "openai")
+SANDBOXES = ("auto", "docker", "local")
+DEFAULT_IMAGE = "agentos-sandbox:latest"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of a heal; the field comments give units and meaning."""
+
+    provider: str = "auto"  # auto: offline, then the model when one is configured
+    model: str | None = None  # model name sent to the OpenAI-compatible endpoint
+    sandbox: str = "auto"  # auto: Docker when a daemon and the image are there, else local
+    image: str = DEFAULT_IMAGE  # sandbox image with Python and pytest
+    max_attempts: int = 3  # candidates validated per provider and fault
+    test_timeout: float = 300.0  # seconds for one sandbox run of the suite
+    request_timeout: float = 60.0  # seconds for one model request
+    max_retries: int = 3  # model request retries on 429, 5xx and connection errors
+    allow_test_edits: bool = False  # let candidates edit tests and pytest configuration
+
+
+# Keys accepted in [tool.agentos] and as AGENTOS_<KEY>; each maps to a Settings field.
+_FIELDS = {field.name: field for field in dataclasses.fields(Settings)}
+
+
+def load_settings(root: Path, overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Build the settings for the repository at ``root``.
+
+    The repository's ``[tool.agentos]`` table comes first, then the environment, then ``overrides``.
+
+    ``overrides`` holds command-line values; a value of None means the flag was not given.
+    """
+    values: dict[str, Any] = {}
+    values.update(_from_pyproject(root / "pyproject.toml"))
+    values.update(_from_environment(os.environ))
+    values.update({key: value for key, value in (overrides or {}).items() if value is not None})
+    settings = Settings(**{key: _convert(key, value, "settings") for key, value in values.items()})
+    _check(settings)
+    return settings
+
+
+def _from_pyproject(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(
+            f"cannot read {path}: {error}. Fix the file or remove its [tool.agentos] table."
+        ) from error
+    table = document.get("tool", {}).get("agentos", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"[tool.agentos] in {path} must be a table, not {type(table).__name__}.")
+    values = {}
+    for key, value in table.items():
+        name = key.replace("-", "_")
+        if name not in _FIELDS:
+            known = ", ".join(sorted(_FIELDS))
+            raise ConfigError(
+                f"unknown key {key!r} in [tool.agentos] of {path}; known keys: {known}."
+            )
+        values[name] = _convert(name, value, f"[tool.agentos] {key} in {path}")
+    return values
+
+
+def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    values = {}
+    for name in _FIELDS:
+        variable = f"AGENTOS_{name.upper()}"
+        if environ.get(variable, "") != "":
+            values[name] = _convert(name, environ[variable], f"environment variable {variable}")
+    return values
+
+
+def _convert(name: str, value: Any, source: str) -> Any:
+    """Coerce ``value`` to the type of field ``name``; ``source`` names where it came from."""
+    default = _FIELDS[name].default
+    try:
+        if isinstance(default, bool):
+            if isinstance(value, str):
+                lowered = value.strip().lower()
+                if lowered not in ("1", "0", "true", "false", "yes", "no"):
+                    raise ValueError(value)
+                return lowered in ("1", "true", "yes")
+            return bool(value)
+        if isinstance(default, int):
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+        return None if value is None else str(value)
+    except ValueError as error:
+        kind = type(default).__name__ if default is not None else "str"
+        raise ConfigError(
+            f"invalid value {value!r} for {name} in {source}: expected {kind}."
+        ) from error
+
+
+def _check(settings: Settings) -> None:
+    if settings.provider not in PROVIDERS:
+        raise ConfigError(
+            f"invalid provider {settings.provider!r}; use one of {', '.join(PROVIDERS)}."
+        )
+    if settings.sandbox not in SANDBOXES:
+        raise ConfigError(
+            f"invalid sandbox {settings.sandbox!r}; use one of {', '.join(SANDBOXES)}."
+        )
+    if settings.max_attempts < 1:
+        raise ConfigError(f"invalid max_attempts {settings.max_attempts}; it must be at least 1.")
+    for name in ("test_timeout", "request_timeout"):
+        if getattr(settings, name) <= 0:
+            raise ConfigError(
+                f"invalid {name} {getattr(settings, name)}; "
+                "it must be a positive number of seconds."
+            )
+    if settings.max_retries < 0:
+        raise ConfigError(f"invalid max_retries {settings.max_retries}; it must be 0 or more.")
+    if settings.provider == "openai" and not settings.model:
+        raise ConfigError(
+            "provider openai needs a model name; pass --model NAME, set AGENTOS_MODEL, "
+            'or add model = "NAME" to [tool.agentos] in pyproject.toml.'
+        )

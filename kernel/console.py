@@ -1,0 +1,91 @@
+"""Progress and summaries for people, written to standard error with rich.
+
+Standard output is kept for machine-readable results (``--json``), so every
+line here goes to standard error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from kernel.faults import Fault
+from kernel.outcome import FaultStatus, HealReport
+from patches.types import Candidate
+
+_STATUS_STYLE = {
+    FaultStatus.HEALED: "green",
+    FaultStatus.VALIDATED: "green",
+    FaultStatus.REVERTED: "yellow",
+    FaultStatus.UNHEALED: "red",
+}
+
+
+class Reporter:
+    """Prints one line per visible event of a heal; ``quiet`` silences progress but not warnings."""
+
+    def __init__(self, console: Console | None = None, quiet: bool = False) -> None:
+        self.console = console or Console(stderr=True, highlight=False)
+        self.quiet = quiet
+
+    def step(self, phase: str, text: str) -> None:
+        if not self.quiet:
+            self.console.print(f"[bold cyan]{phase:>8}[/] {escape(text)}")
+
+    def warn(self, text: str) -> None:
+        self.console.print(f"[bold yellow]warning[/] {escape(text)}")
+
+    def faults_found(self, faults: Sequence[Fault]) -> None:
+        if self.quiet:
+            return
+        if not faults:
+            self.step("detect", "no faults: the tests pass and ruff is clean")
+            return
+        self.step("detect", f"{len(faults)} fault(s):")
+        for fault in faults:
+            self.console.print(f"         [dim]{fault.id}[/] {escape(fault.summary)}")
+
+    def candidate(self, candidate: Candidate, accepted: bool, reason: str) -> None:
+        if self.quiet:
+            return
+        mark = "[green]accepted[/]" if accepted else "[red]rejected[/]"
+        self.console.print(f"         {mark} {escape(candidate.summary)}: {escape(reason)}")
+
+    def outcome(self, outcome) -> None:
+        if self.quiet:
+            return
+        style = _STATUS_STYLE[outcome.status]
+        commit = f" as {outcome.commit[:12]}" if outcome.commit else ""
+        self.console.print(
+            f"[bold {style}]{outcome.status.value:>8}[/] {escape(outcome.fault.summary)}{commit}"
+        )
+
+    def summary(self, report: HealReport) -> None:
+        table = Table(title=f"heal {report.heal_id}", show_lines=False)
+        for column in ("status", "fault", "commit", "detail"):
+            table.add_column(column)
+        for outcome in report.outcomes:
+            style = _STATUS_STYLE[outcome.status]
+            table.add_row(
+                f"[{style}]{outcome.status.value}[/]",
+                escape(outcome.fault.summary),
+                (outcome.commit or "")[:12],
+                escape(outcome.reason[:120]),
+            )
+        if report.outcomes:
+            self.console.print(table)
+        where = f" on branch {report.branch}" if report.branch else ""
+        healed = sum(1 for o in report.outcomes if o.status is FaultStatus.HEALED)
+        verb = "validated" if report.dry_run else "committed"
+        count = (
+            healed
+            if not report.dry_run
+            else sum(1 for o in report.outcomes if o.status is FaultStatus.VALIDATED)
+        )
+        self.console.print(
+            f"{count} fix(es) {verb}{where}; {len(report.remaining)} fault(s) remain. "
+            f"Sandbox: {report.sandbox}; providers: {', '.join(report.providers)}."
+        )

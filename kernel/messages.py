@@ -1,0 +1,77 @@
+"""Commit messages for fixes and reverts, with the trailers that identify them.
+
+``agentos`` finds its own commits by these trailers, so they are part of the
+tool's interface: keep their names stable.
+"""
+
+from __future__ import annotations
+
+from kernel.faults import Fault
+from patches.types import Candidate
+
+SUBJECT_LIMIT = 72
+
+TRAILER_FAULT = "Agentos-Fault"
+TRAILER_PROVIDER = "Agentos-Provider"
+TRAILER_MODEL = "Agentos-Model"
+TRAILER_VALIDATION = "Agentos-Validation"
+TRAILER_HEAL = "Agentos-Heal"
+TRAILER_REVERTS = "Agentos-Reverts"
+
+
+def commit_message(
+    fault: Fault, candidate: Candidate, validation: str, heal_id: str, sandbox: str
+) -> str:
+    """Return the message of the commit that applies an accepted candidate."""
+    where = _where(fault)
+    body = (
+        f"Heals fault {fault.id}: {_one_line(fault.summary)}\n"
+        f"Cause{where}: {_one_line(fault.message) or fault.summary}\n"
+        f"Change: {_one_line(candidate.summary)}\n"
+        f"Validated in the {sandbox} sandbox before committing."
+    )
+    trailers = {
+        TRAILER_FAULT: fault.id,
+        TRAILER_PROVIDER: candidate.provider,
+        TRAILER_MODEL: candidate.model or "none",
+        TRAILER_VALIDATION: _one_line(validation),
+        TRAILER_HEAL: heal_id,
+    }
+    return _compose(f"fix: {_lower_first(candidate.summary)}", body, trailers)
+
+
+def revert_message(fault: Fault, sha: str, problem: str, heal_id: str) -> str:
+    """Return the message of the commit that reverts a fix whose verification failed."""
+    body = (
+        f"The fix in {sha[:12]} for fault {fault.id} passed validation, but the checks\n"
+        f"run again on the committed tree failed: {_one_line(problem)}"
+    )
+    trailers = {TRAILER_REVERTS: sha, TRAILER_FAULT: fault.id, TRAILER_HEAL: heal_id}
+    return _compose(f"revert: fix for {fault.id} failed verification", body, trailers)
+
+
+def _compose(subject: str, body: str, trailers: dict[str, str]) -> str:
+    subject = _one_line(subject)
+    if len(subject) > SUBJECT_LIMIT:
+        subject = subject[: SUBJECT_LIMIT - 3].rstrip() + "..."
+    lines = "\n".join(f"{key}: {value}" for key, value in trailers.items())
+    return f"{subject}\n\n{body}\n\n{lines}\n"
+
+
+def _where(fault: Fault) -> str:
+    location = fault.location
+    if location is None:
+        return ""
+    symbol = f" ({location.symbol})" if location.symbol else ""
+    return f" at {location.path}:{location.line}{symbol}"
+
+
+def _lower_first(text: str) -> str:
+    # "Rename x" reads as "fix: rename x", but an acronym or code such as "F401" stays.
+    if len(text) > 1 and text[0].isupper() and not text[1].isupper():
+        return text[0].lower() + text[1:]
+    return text
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:300]

@@ -1,0 +1,128 @@
+"""What a heal did: per-fault outcomes and the report of the whole run.
+
+The same report feeds the console summary, the ``--json`` output and the
+heal record under ``.agentos/``; :func:`report_to_dict` defines that shape.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from kernel.faults import Fault
+from patches.types import Usage
+
+
+class FaultStatus(enum.Enum):
+    HEALED = "healed"  # a fix was committed and verified
+    VALIDATED = "validated"  # a fix passed validation in a dry run; nothing was committed
+    REVERTED = "reverted"  # a fix was committed, failed verification and was reverted
+    UNHEALED = "unhealed"  # no candidate passed validation
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One candidate and what validation made of it."""
+
+    provider: str
+    model: str | None
+    summary: str
+    changed_lines: int
+    accepted: bool
+    reason: str
+    diff: str = ""
+
+
+@dataclass(frozen=True)
+class FaultOutcome:
+    fault: Fault
+    status: FaultStatus
+    attempts: tuple[Attempt, ...] = ()
+    reason: str = ""  # why the fault is not healed, or what the verification found
+    diff: str = ""  # the accepted diff
+    commit: str | None = None
+    revert_commit: str | None = None
+
+
+@dataclass(frozen=True)
+class BaselineSummary:
+    status: str
+    passed: int
+    failed: int
+    collection_errors: int
+    lint: int
+
+
+@dataclass(frozen=True)
+class HealReport:
+    heal_id: str
+    repository: str
+    branch: str | None  # the branch that received the fixes, None in a dry run
+    sandbox: str
+    providers: tuple[str, ...]
+    dry_run: bool
+    baseline: BaselineSummary
+    outcomes: tuple[FaultOutcome, ...] = ()
+    remaining: tuple[Fault, ...] = ()  # faults still present when the heal ended
+    usage: Usage = field(default_factory=Usage)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when nothing is left to heal, 1 when faults remain."""
+        return 1 if self.remaining else 0
+
+
+def report_to_dict(report: HealReport) -> dict:
+    """Return the report as plain JSON data; the README documents this shape."""
+    return {
+        "heal_id": report.heal_id,
+        "repository": report.repository,
+        "branch": report.branch,
+        "sandbox": report.sandbox,
+        "providers": list(report.providers),
+        "dry_run": report.dry_run,
+        "baseline": vars(report.baseline).copy(),
+        "faults": [_outcome_to_dict(outcome) for outcome in report.outcomes],
+        "remaining": [_fault_to_dict(fault) for fault in report.remaining],
+        "usage": {
+            "prompt_tokens": report.usage.prompt_tokens,
+            "completion_tokens": report.usage.completion_tokens,
+            "total_tokens": report.usage.total_tokens,
+            "requests": report.usage.requests,
+        },
+        "exit_code": report.exit_code,
+    }
+
+
+def _fault_to_dict(fault: Fault) -> dict:
+    location = fault.location
+    return {
+        "id": fault.id,
+        "kind": fault.kind.value,
+        "summary": fault.summary,
+        "location": None
+        if location is None
+        else {"path": location.path, "line": location.line, "symbol": location.symbol},
+    }
+
+
+def _outcome_to_dict(outcome: FaultOutcome) -> dict:
+    return {
+        **_fault_to_dict(outcome.fault),
+        "status": outcome.status.value,
+        "reason": outcome.reason,
+        "commit": outcome.commit,
+        "revert_commit": outcome.revert_commit,
+        "diff": outcome.diff,
+        "attempts": [
+            {
+                "provider": attempt.provider,
+                "model": attempt.model,
+                "summary": attempt.summary,
+                "changed_lines": attempt.changed_lines,
+                "accepted": attempt.accepted,
+                "reason": attempt.reason,
+            }
+            for attempt in outcome.attempts
+        ],
+    }

@@ -1,0 +1,138 @@
+"""Wiring for ``agentos heal``: repository checks, sandbox and providers, lock, workspace, record.
+
+Where fixes land depends on the tree and the flags:
+
+=====================  ===============  ==========================================
+tree                   flags            fixes go to
+=====================  ===============  ==========================================
+clean                  (none)           the current branch, one commit per fault
+clean or dirty         ``--branch B``   new branch B, made in a separate worktree
+dirty                  (none)           nowhere: the heal is refused
+dirty                  --allow-dirty    a new ``agentos/fixes-<heal id>`` branch,
+                                        made in a separate worktree
+any                    --dry-run        nowhere: validated diffs are only shown
+=====================  ===============  ==========================================
+
+In every case the user's working tree and index are left as they were.
+Snapshots are taken from commits, so uncommitted edits never reach the
+sandbox either.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from kernel.config import Settings
+from kernel.console import Reporter
+from kernel.errors import DirtyTreeError, KernelError, RepositoryError
+from kernel.gitops import Repository
+from kernel.heal import HealSession, Workspace
+from kernel.lock import RepositoryLock
+from kernel.outcome import HealReport
+from kernel.providers import build_providers
+from kernel.records import save_record
+from sandbox.docker_backend import sweep_leftovers
+from sandbox.errors import BackendUnavailable
+from sandbox.selection import open_backend
+from sandbox.workspace import Snapshot
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class HealOptions:
+    """Per-run choices that do not belong in a configuration file."""
+
+    dry_run: bool = False
+    branch: str | None = None
+    allow_dirty: bool = False
+    no_verify: bool = False
+
+
+def new_heal_id() -> str:
+    """Return an id that sorts by time and is unique enough to name a branch."""
+    return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def run_heal(
+    path: Path, settings: Settings, options: HealOptions, reporter: Reporter
+) -> HealReport:
+    """Heal the repository at ``path`` and return the report.
+
+    Raises KernelError for a problem with the repository, the settings or the sandbox.
+    """
+    repository = Repository.open(path)
+    providers = build_providers(settings)
+    try:
+        backend = open_backend(settings.sandbox, settings.image)
+    except BackendUnavailable as error:
+        raise KernelError(str(error)) from error
+    if backend.name == "docker":
+        swept = sweep_leftovers()
+        if swept:
+            logger.info("removed %d sandbox container(s) left by earlier runs", swept)
+
+    heal_id = new_heal_id()
+    try:
+        with RepositoryLock(repository.root):
+            repository.exclude_agentos()
+            with _workspace(repository, options, heal_id) as workspace:
+                snapshot = Snapshot(repository.archive("HEAD"))
+                session = HealSession(
+                    heal_id,
+                    workspace,
+                    settings,
+                    backend,
+                    providers,
+                    reporter,
+                    no_verify=options.no_verify,
+                )
+                report = session.run(snapshot, repository.root)
+            save_record(repository.root, report)
+    finally:
+        backend.close()
+    return report
+
+
+@contextlib.contextmanager
+def _workspace(repository: Repository, options: HealOptions, heal_id: str) -> Iterator[Workspace]:
+    dirty = repository.dirty_paths()
+    if options.dry_run:
+        # Providers read the files from an extracted copy of HEAD, which is
+        # exactly what the sandbox validates against, dirty tree or not.
+        with tempfile.TemporaryDirectory(prefix="agentos-dry-run-") as folder:
+            Snapshot(repository.archive("HEAD")).extract(Path(folder))
+            yield Workspace(Path(folder), None, None)
+        return
+
+    if dirty and not options.allow_dirty and options.branch is None:
+        raise DirtyTreeError(
+            f"{repository.root} has uncommitted changes in {_list(dirty)}. Commit or stash them, "
+            "or rerun with --allow-dirty to put fixes on a separate branch "
+            "without touching your files."
+        )
+    if options.branch or dirty:
+        branch = options.branch or f"agentos/fixes-{heal_id}"
+        with repository.fix_worktree(branch) as worktree:
+            yield Workspace(worktree.root, worktree, branch)
+        return
+
+    branch = repository.branch()
+    if branch is None:
+        raise RepositoryError(
+            f"HEAD of {repository.root} is detached, so fixes have no branch to go on. "
+            "Check out a branch, or pass --branch NAME to put fixes on a new branch."
+        )
+    yield Workspace(repository.root, repository, branch)
+
+
+def _list(paths: list[str], limit: int = 5) -> str:
+    shown = ", ".join(paths[:limit])
+    return shown if len(paths) <= limit else f"{shown} and {len(paths) - limit} more"
