@@ -93,14 +93,29 @@ class HealSession:
         self.reporter.step("propose", fault.summary)
         attempts: list[Attempt] = []
         for provider in self.providers:
-            for candidate in self._candidates(provider, fault, attempts):
-                accepted, reason = self._validate(fault, candidate, state)
-                attempts.append(_attempt(candidate, accepted, reason))
-                self.reporter.candidate(candidate, accepted, reason)
-                if accepted:
-                    return self._accept(fault, candidate, state, attempts)
+            candidates = list(self._candidates(provider, fault, attempts))
+            accepted = self._first_accepted(fault, candidates, state, attempts)
+            if accepted is not None:
+                return self._accept(fault, accepted, state, attempts)
         reason = attempts[-1].reason if attempts else "no provider proposed a candidate"
         return FaultOutcome(fault, FaultStatus.UNHEALED, tuple(attempts), reason), state
+
+    def _first_accepted(
+        self, fault: Fault, candidates: list[Candidate], state: TreeState, attempts: list[Attempt]
+    ) -> Candidate | None:
+        """Validate ``candidates`` in order and return the first accepted one.
+
+        Every verdict is appended to ``attempts``, so the accepted candidate's
+        attempt is the last one.
+        """
+        # TODO: validate candidates in parallel, bounded by cores and memory.
+        for candidate in candidates:
+            accepted, reason = self._validate(fault, candidate, state)
+            attempts.append(_attempt(candidate, accepted, reason))
+            self.reporter.candidate(candidate, accepted, reason)
+            if accepted:
+                return candidate
+        return None
 
     def _candidates(
         self, provider: PatchProvider, fault: Fault, attempts: list[Attempt]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kernel.cli import main
-from kernel.demo import DEMO_PROJECT
+from kernel.commands.demo import DEMO_PROJECT
 from kernel.gitops import TOOL_EMAIL
 from tests.conftest import git
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import docker
 import pytest
 
+from sandbox.docker_backend import PID_LABEL
 from tests.conftest import git
 
 pytestmark = pytest.mark.docker
@@ -59,22 +60,19 @@ def start_heal(root: Path, image: str, *extra: str) -> subprocess.Popen:
     )
 
 
-def wait_for_sandbox_container(deadline: float) -> None:
-    client = docker.from_env()
-    try:
-        while time.monotonic() < deadline:
-            if client.containers.list(filters={"label": "org.llmagentos.sandbox"}):
-                return
-            time.sleep(0.2)
-    finally:
-        client.close()
+def wait_for_sandbox_container(pid: int, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if sandbox_containers(pid, running_only=True):
+            return
+        time.sleep(0.2)
     pytest.fail("no sandbox container appeared")
 
 
-def sandbox_containers() -> list:
+def sandbox_containers(pid: int, running_only: bool = False) -> list:
+    """Return the sandbox containers created by process ``pid``; other tests may run their own."""
     client = docker.from_env()
     try:
-        return client.containers.list(all=True, filters={"label": "org.llmagentos.sandbox"})
+        return client.containers.list(all=not running_only, filters={"label": f"{PID_LABEL}={pid}"})
     finally:
         client.close()
 
@@ -94,7 +92,7 @@ def test_signal_during_validation_loses_nothing(make_repo, docker_image, signal_
     head_before = git(root, "rev-parse", "HEAD")
 
     heal = start_heal(root, docker_image, "--allow-dirty", "--branch", "agentos/interrupted")
-    wait_for_sandbox_container(time.monotonic() + 60)
+    wait_for_sandbox_container(heal.pid, time.monotonic() + 60)
     heal.send_signal(signal_number)
     _, stderr = heal.communicate(timeout=60)
 
@@ -105,7 +103,7 @@ def test_signal_during_validation_loses_nothing(make_repo, docker_image, signal_
     assert git(root, "rev-parse", "HEAD") == head_before
     assert git(root, "worktree", "list", "--porcelain").count("worktree ") == 1
     assert not (root / ".agentos" / "lock").exists()
-    assert sandbox_containers() == []
+    assert sandbox_containers(heal.pid) == []
     # The fix branch may exist, made before the interrupt, but holds no commit.
     if "agentos/interrupted" in git(root, "branch", "--list"):
         assert git(root, "rev-list", f"{head_before.strip()}..agentos/interrupted") == ""

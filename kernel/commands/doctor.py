@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import enum
 import os
 import shutil
@@ -12,12 +13,13 @@ from pathlib import Path
 
 from rich.markup import escape
 
+import sandbox
 from kernel import lint
 from kernel.config import load_settings
 from kernel.console import Reporter
 from kernel.errors import KernelError
 
-BUILD_SCRIPT = Path(__file__).resolve().parent.parent / "sandbox" / "image" / "build-base.sh"
+BUILD_SCRIPT = Path(sandbox.__file__).resolve().parent / "image" / "build-base.sh"
 
 
 class Level(enum.Enum):
@@ -32,6 +34,16 @@ class Check:
     level: Level
     detail: str
     fix: str = ""
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    doctor = commands.add_parser(
+        "doctor", help="check git, Docker, the sandbox image, ruff, pytest and the model"
+    )
+    doctor.set_defaults(run=lambda arguments, reporter: run_doctor(arguments.path, reporter))
+    doctor.add_argument(
+        "path", nargs="?", default=".", type=Path, help="repository whose settings to read"
+    )
 
 
 def run_doctor(path: Path, reporter: Reporter) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import subprocess
@@ -10,12 +11,12 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from kernel.config import load_settings
+from kernel.config import SANDBOXES, load_settings
 from kernel.console import Reporter
 from kernel.errors import KernelError
 from kernel.runner import HealOptions, run_heal
 
-DEMO_PROJECT = Path(__file__).resolve().parent / "demo_project"
+DEMO_PROJECT = Path(__file__).resolve().parents[1] / "demo_project"
 
 # The demo's first commit is made as this user, so the demo works on a
 # machine with no git identity and the tool's own commits stand out.
@@ -25,6 +26,17 @@ _DEMO_AUTHOR = {
     "GIT_COMMITTER_NAME": "Demo User",
     "GIT_COMMITTER_EMAIL": "demo.user@example.com",
 }
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    demo = commands.add_parser("demo", help="heal a bundled buggy project in a temporary folder")
+    demo.set_defaults(
+        run=lambda arguments, reporter: run_demo(arguments.sandbox, arguments.path, reporter)
+    )
+    demo.add_argument("--sandbox", choices=SANDBOXES, help="where candidates run (default: auto)")
+    demo.add_argument(
+        "--path", type=Path, help="copy the project here instead of a temporary folder"
+    )
 
 
 def run_demo(sandbox: str | None, path: Path | None, reporter: Reporter) -> int:

@@ -1,0 +1,72 @@
+"""``agentos heal``: find and fix the faults of a repository."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from kernel.config import PROVIDERS, SANDBOXES, load_settings
+from kernel.console import Reporter
+from kernel.outcome import report_to_dict
+from kernel.runner import HealOptions, run_heal
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    heal = commands.add_parser("heal", help="find and fix the faults of a repository")
+    heal.set_defaults(run=run)
+    heal.add_argument("path", nargs="?", default=".", type=Path, help="repository (default: .)")
+    heal.add_argument(
+        "--dry-run", action="store_true", help="validate and show the diffs, commit nothing"
+    )
+    heal.add_argument("--provider", choices=PROVIDERS, help="who proposes fixes (default: auto)")
+    heal.add_argument("--model", help="model name for the OpenAI-compatible endpoint")
+    heal.add_argument("--sandbox", choices=SANDBOXES, help="where candidates run (default: auto)")
+    heal.add_argument(
+        "--image", help="Docker image for the sandbox (default: agentos-sandbox:latest)"
+    )
+    heal.add_argument(
+        "--max-attempts", type=int, help="candidates validated per provider and fault"
+    )
+    heal.add_argument("--test-timeout", type=float, help="seconds for one sandbox run of the suite")
+    heal.add_argument("--branch", help="put fixes on this new branch, made in a separate worktree")
+    heal.add_argument(
+        "--allow-dirty",
+        action="store_true",
+        help="with uncommitted changes, put fixes on a new branch instead of refusing",
+    )
+    heal.add_argument("--no-verify", action="store_true", help="skip the repository's commit hooks")
+    heal.add_argument(
+        "--json", action="store_true", help="print a machine-readable report on stdout"
+    )
+
+
+def run(arguments: argparse.Namespace, reporter: Reporter) -> int:
+    settings = load_settings(
+        arguments.path,
+        {
+            "provider": arguments.provider,
+            "model": arguments.model,
+            "sandbox": arguments.sandbox,
+            "image": arguments.image,
+            "max_attempts": arguments.max_attempts,
+            "test_timeout": arguments.test_timeout,
+        },
+    )
+    options = HealOptions(
+        dry_run=arguments.dry_run,
+        branch=arguments.branch,
+        allow_dirty=arguments.allow_dirty,
+        no_verify=arguments.no_verify,
+    )
+    report = run_heal(arguments.path, settings, options, reporter)
+    reporter.summary(report)
+    if arguments.dry_run:
+        for outcome in report.outcomes:
+            if outcome.diff:
+                reporter.console.print(outcome.diff, markup=False, highlight=False)
+    if arguments.json:
+        json.dump(report_to_dict(report), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    return report.exit_code
