@@ -24,7 +24,6 @@ import io
 import logging
 import re
 import sys
-import tokenize
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from patches.context import ClassInfo, defined_names, find_class, module_names, 
 from patches.diff import make_candidate
 from patches.errors import EditError
 from patches.guards import is_test_path
+from patches.name_sites import find_name_sites
 from patches.types import Candidate, FaultKind, Proposal, Rejection, RepairRequest, TextEdit
 
 logger = logging.getLogger(__name__)
@@ -329,48 +329,14 @@ def _dotted(node: cst.BaseExpression) -> str:
 
 
 def _name_tokens(source: str, line: int, name: str, attribute: bool) -> list[int]:
-    """Return the columns on ``line`` where ``name`` is a NAME token of the wanted kind.
-
-    With ``attribute`` the token must follow a dot. Otherwise it must not, and
-    a keyword argument (``f(name=...)``) does not count.
-    """
-    columns = []
-    significant = list(_significant_tokens(source))
-    depth = 0
-    for index, token in enumerate(significant):
-        if token.type == tokenize.OP and token.string in ("(", "[", "{"):
-            depth += 1
-        elif token.type == tokenize.OP and token.string in (")", "]", "}"):
-            depth -= 1
-        if token.type != tokenize.NAME or token.string != name or token.start[0] != line:
-            continue
-        after_dot = index > 0 and significant[index - 1].string == "."
-        following = significant[index + 1].string if index + 1 < len(significant) else ""
-        keyword_argument = depth > 0 and following == "="
-        if attribute == after_dot and not keyword_argument:
-            columns.append(token.start[1])
-    return columns
-
-
-def _significant_tokens(source: str) -> Iterator[tokenize.TokenInfo]:
-    skipped = {tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT}
-    try:
-        for token in tokenize.generate_tokens(io.StringIO(source).readline):
-            if token.type not in skipped:
-                yield token
-    except (tokenize.TokenError, SyntaxError) as error:
-        # A file that does not tokenize has no site an offline rename could trust.
-        logger.debug("cannot tokenize source: %s", error)
+    """Return the columns on ``line`` where ``name`` occurs as an attribute or as a plain name."""
+    sites = find_name_sites(source, line, name)
+    return sorted(sites.attribute if attribute else sites.plain)
 
 
 def _used_as_module(source: str, line: int, name: str) -> bool:
     """Tell whether ``name`` on ``line`` is followed by a dot, as a module is."""
-    significant = list(_significant_tokens(source))
-    for index, token in enumerate(significant[:-1]):
-        if token.start[0] == line and token.type == tokenize.NAME and token.string == name:
-            if significant[index + 1].string == ".":
-                return True
-    return False
+    return bool(find_name_sites(source, line, name).module_like)
 
 
 def _is_importable_stdlib(name: str) -> bool:

@@ -218,6 +218,26 @@ def test_misspelled_name_renamed(make_repo: MakeRepo) -> None:
     assert 'label = "subtotl"  # subtotl is spelled wrong below' in text
 
 
+def test_misspelled_name_in_fstring_renamed(make_repo: MakeRepo) -> None:
+    source = 'def label(owner):\n    total = 3\n    return f"{owner}: {totl} items"\n'
+    root = make_repo({"label.py": source})
+    request = test_fault("label.py", 3, "NameError", "name 'totl' is not defined")
+
+    text = only_candidate_text(OfflineProvider().propose(request, root, 3), "label.py")
+
+    assert text == source.replace("{totl}", "{total}")
+
+
+def test_stdlib_module_in_fstring_imported(make_repo: MakeRepo) -> None:
+    source = 'def show(x):\n    return f"root={math.sqrt(x)}"\n'
+    root = make_repo({"show.py": source})
+    request = test_fault("show.py", 2, "NameError", "name 'math' is not defined")
+
+    text = only_candidate_text(OfflineProvider().propose(request, root, 3), "show.py")
+
+    assert text == "import math\n\n\n" + source
+
+
 def test_misspelled_builtin_from_lint(make_repo: MakeRepo) -> None:
     source = "def show(value):\n    pritn(value)\n"
     root = make_repo({"show.py": source})
