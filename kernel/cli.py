@@ -8,9 +8,13 @@ remain (or ``doctor`` found a problem), 2 for a usage or environment error,
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+import json
 import logging
 import signal
 import sys
+
+from rich.markup import escape
 
 from kernel.commands import demo, doctor, heal
 from kernel.console import Reporter
@@ -34,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="log more (-vv for debug)"
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMAND_MODULES:
         module.register(commands)
@@ -50,13 +55,24 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return arguments.run(arguments, reporter)
     except KernelError as error:
-        reporter.console.print(f"[bold red]error[/] {error}")
+        reporter.console.print(f"[bold red]error[/] {escape(str(error))}")
+        if getattr(arguments, "json", False):
+            # A script reading --json output gets an object on every exit, errors included.
+            json.dump({"error": str(error), "exit_code": error.exit_code}, sys.stdout)
+            sys.stdout.write("\n")
         return error.exit_code
     except KeyboardInterrupt:
         reporter.console.print("[bold red]interrupted[/]: no fix was left half-applied")
         return EXIT_INTERRUPTED
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("llmagentos")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def _raise_interrupt(signal_number: int, frame: object) -> None:

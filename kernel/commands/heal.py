@@ -62,10 +62,11 @@ def run(arguments: argparse.Namespace, reporter: Reporter) -> int:
     )
     report = run_heal(arguments.path, settings, options, reporter)
     reporter.summary(report)
-    if arguments.dry_run:
+    if arguments.dry_run and not arguments.json:
+        # The diffs go to stdout, so "agentos heal --dry-run > fixes.patch" keeps them.
         for outcome in report.outcomes:
             if outcome.diff:
-                reporter.console.print(outcome.diff, markup=False, highlight=False)
+                sys.stdout.write(outcome.diff)
     if arguments.json:
         json.dump(report_to_dict(report), sys.stdout, indent=2)
         sys.stdout.write("\n")
