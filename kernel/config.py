@@ -98,26 +98,44 @@ def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _convert(name: str, value: Any, source: str) -> Any:
-    """Coerce ``value`` to the type of field ``name``; ``source`` names where it came from."""
+    """Convert ``value`` to the type of field ``name``; ``source`` names where it came from.
+
+    Strings (from the environment and flags) are parsed. Values from TOML must
+    already have the right type, except that an int is accepted for a float,
+    so a typo such as ``max_attempts = 3.5`` is an error rather than a 3.
+    """
     default = _FIELDS[name].default
     try:
         if isinstance(default, bool):
-            if isinstance(value, str):
-                lowered = value.strip().lower()
-                if lowered not in ("1", "0", "true", "false", "yes", "no"):
-                    raise ValueError(value)
-                return lowered in ("1", "true", "yes")
-            return bool(value)
+            return _to_bool(value)
         if isinstance(default, int):
+            if isinstance(value, bool) or not isinstance(value, (int, str)):
+                raise ValueError(value)
             return int(value)
         if isinstance(default, float):
+            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+                raise ValueError(value)
             return float(value)
-        return None if value is None else str(value)
+        if value is not None and not isinstance(value, str):
+            raise ValueError(value)
+        return value
     except ValueError as error:
         kind = type(default).__name__ if default is not None else "str"
         raise ConfigError(
             f"invalid value {value!r} for {name} in {source}: expected {kind}."
         ) from error
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("1", "true", "yes"):
+            return True
+        if lowered in ("0", "false", "no"):
+            return False
+    raise ValueError(value)
 
 
 def _check(settings: Settings) -> None:
