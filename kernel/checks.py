@@ -122,10 +122,17 @@ def check_tests(
     return CheckResult(True, verdict.summary, run)
 
 
+_STATUS_PHRASES = {
+    RunStatus.TIMED_OUT: "timed out",
+    RunStatus.CRASHED: "crashed",
+    RunStatus.INVALID: "gave no usable result",
+}
+
+
 def usable_baseline(run: TestRun) -> str | None:
     """Return why a baseline run cannot be compared against, or None when it can."""
     if run.status is RunStatus.COMPLETED:
         return None
     where = f" while running {run.running_test}" if run.running_test else ""
     detail = f": {run.detail}" if run.detail else ""
-    return f"the test suite {run.status.value}{where} on the unpatched code{detail}"
+    return f"the test suite {_STATUS_PHRASES[run.status]}{where} on the unpatched code{detail}"

@@ -21,6 +21,8 @@ _STATUS_STYLE = {
     FaultStatus.VALIDATED: "green",
     FaultStatus.REVERTED: "yellow",
     FaultStatus.UNHEALED: "red",
+    FaultStatus.RESOLVED: "green",
+    FaultStatus.ENVIRONMENT: "yellow",
 }
 
 

@@ -9,8 +9,11 @@ and exception type, and collection faults by the module that failed to import.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import logging
+import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,6 +129,8 @@ def _test_fault(result: TestResult, root: Path) -> Fault:
     exc_type = result.exc_type or "Failure"
     where = f" in {location.symbol or location.path}" if location else ""
     first_line = result.message.strip().splitlines()[0] if result.message.strip() else ""
+    # "<Account object at 0x7f...>" differs on every run and helps no reader.
+    first_line = _ADDRESS.sub("", first_line)
     return Fault(
         id=fault_id("test", result.nodeid, exc_type),
         kind=FaultKind.TEST,
@@ -154,6 +159,44 @@ def _collection_fault(error: CollectionError, root: Path) -> Fault:
         module=error.nodeid,
         output=_trim(error.longrepr),
     )
+
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+_MISSING_MODULE = re.compile(r"No module named '([\w.]+)'")
+
+
+def missing_package(fault: Fault, root: Path) -> str | None:
+    """Say why a fault is the sandbox lacking a package rather than a bug, or return None.
+
+    A ModuleNotFoundError for a module that is neither in the repository nor
+    in the standard library, and is not a near-miss of either (which would be
+    a misspelled import, a code fault), means the environment lacks it.
+    """
+    if fault.exc_type != "ModuleNotFoundError":
+        return None
+    match = _MISSING_MODULE.search(fault.message)
+    if match is None:
+        return None
+    top = match.group(1).split(".")[0]
+    known = _repository_modules(root) | set(sys.stdlib_module_names)
+    if top in known or difflib.get_close_matches(top, known, n=1, cutoff=0.8):
+        return None
+    return (
+        f"the sandbox has no module named '{top}', which the code imports. Install it in the "
+        "sandbox image and pass that image with --image, or run with --sandbox local; "
+        "no patch was attempted"
+    )
+
+
+def _repository_modules(root: Path) -> set[str]:
+    names = set()
+    for path in root.rglob("*.py"):
+        if ".git" in path.parts:
+            continue
+        names.add(path.stem)
+        if path.name == "__init__.py":
+            names.add(path.parent.name)
+    return names
 
 
 def localise(

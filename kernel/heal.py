@@ -21,7 +21,7 @@ from kernel.checks import TreeState, check_lint, check_tests, observe, usable_ba
 from kernel.config import Settings
 from kernel.console import Reporter
 from kernel.errors import CommitRejected, KernelError
-from kernel.faults import Fault
+from kernel.faults import Fault, missing_package
 from kernel.gitops import Repository
 from kernel.messages import commit_message, revert_message
 from kernel.outcome import Attempt, BaselineSummary, FaultOutcome, FaultStatus, HealReport
@@ -54,6 +54,11 @@ class HealSession:
     reporter: Reporter
     no_verify: bool = False
     usage: Usage = field(default_factory=Usage)
+    # Providers that failed outright (endpoint down, bad key) are not asked
+    # again in this heal; the value is the error, repeated in later attempts.
+    disabled: dict[str, str] = field(default_factory=dict)
+    # Faults that a fix for another fault also removed, waiting to be reported.
+    resolved: list[FaultOutcome] = field(default_factory=list)
 
     def run(self, snapshot: Snapshot, repository_path: Path) -> HealReport:
         """Heal every fault of ``snapshot`` that a provider can fix, and report on each."""
@@ -63,7 +68,9 @@ class HealSession:
         problem = usable_baseline(state.run)
         if problem is not None:
             raise KernelError(
-                f"cannot establish a baseline: {problem}. Run the tests by hand to see why."
+                f"cannot establish a baseline: {problem}. Run the tests by hand to see why; "
+                f"they ran in the {self.backend.name} sandbox, so a package missing there "
+                "(see --image and --sandbox local) is a common cause."
             )
         self.reporter.faults_found(state.faults)
 
@@ -72,8 +79,10 @@ class HealSession:
         while (fault := _next_fault(state, tried)) is not None:
             tried.add(fault.id)
             outcome, state = self._heal_fault(fault, state)
-            outcomes.append(outcome)
-            self.reporter.outcome(outcome)
+            for done in (outcome, *self.resolved):
+                outcomes.append(done)
+                self.reporter.outcome(done)
+            self.resolved.clear()
 
         remaining = _remaining(state, outcomes, dry_run=self.workspace.repository is None)
         return HealReport(
@@ -90,9 +99,18 @@ class HealSession:
         )
 
     def _heal_fault(self, fault: Fault, state: TreeState) -> tuple[FaultOutcome, TreeState]:
+        missing = missing_package(fault, self.workspace.root)
+        if missing is not None:
+            return FaultOutcome(fault, FaultStatus.ENVIRONMENT, (), missing), state
+
         self.reporter.step("propose", fault.summary)
         attempts: list[Attempt] = []
         for provider in self.providers:
+            if provider.name in self.disabled:
+                error = self.disabled[provider.name]
+                reason = f"skipped: {provider.name} failed earlier in this heal: {error}"
+                attempts.append(Attempt(provider.name, None, "", 0, False, reason))
+                continue
             candidates = list(self._candidates(provider, fault, attempts))
             accepted = self._first_accepted(fault, candidates, state, attempts)
             if accepted is not None:
@@ -129,7 +147,13 @@ class HealSession:
                 fault.to_request(), self.workspace.root, self.settings.max_attempts
             )
         except ProviderError as error:
-            logger.warning("provider %s failed on fault %s: %s", provider.name, fault.id, error)
+            logger.warning(
+                "provider %s failed on fault %s and is not asked again in this heal: %s",
+                provider.name,
+                fault.id,
+                error,
+            )
+            self.disabled[provider.name] = str(error)
             attempts.append(Attempt(provider.name, None, "", 0, False, str(error)))
             return
         self.usage = self.usage + proposal.usage
@@ -145,9 +169,7 @@ class HealSession:
             yield candidate
 
     def _validate(self, fault: Fault, candidate: Candidate, state: TreeState) -> tuple[bool, str]:
-        self.reporter.step(
-            "validate", f"{candidate.summary} ({candidate.changed_lines} changed lines)"
-        )
+        self.reporter.step("validate", f"{candidate.summary} ({_lines(candidate.changed_lines)})")
         lint_result = check_lint(fault, candidate, state, self.workspace.root)
         if not lint_result.passed:
             return False, lint_result.reason
@@ -185,6 +207,7 @@ class HealSession:
         )
         problem = _verification_problem(fault, state, verified)
         if problem is None:
+            self._note_resolved(fault, state, verified, sha)
             outcome = FaultOutcome(
                 fault, FaultStatus.HEALED, tuple(attempts), validation, candidate.diff, sha
             )
@@ -198,6 +221,16 @@ class HealSession:
             fault, FaultStatus.REVERTED, tuple(attempts), problem, candidate.diff, sha, revert_sha
         )
         return outcome, state
+
+    def _note_resolved(self, fault: Fault, before: TreeState, after: TreeState, sha: str) -> None:
+        """Record the other faults that the fix for ``fault`` removed as well."""
+        still_there = {f.id for f in after.faults}
+        for other in before.faults:
+            if other.id != fault.id and other.id not in still_there:
+                reason = f"resolved by the fix for fault {fault.id}"
+                self.resolved.append(
+                    FaultOutcome(other, FaultStatus.RESOLVED, (), reason, commit=sha)
+                )
 
 
 def _verification_problem(fault: Fault, before: TreeState, after: TreeState) -> str | None:
@@ -235,6 +268,10 @@ def _summarise(state: TreeState) -> BaselineSummary:
         collection_errors=len(state.run.collection_errors),
         lint=sum(1 for fault in state.faults if fault.kind is FaultKind.LINT),
     )
+
+
+def _lines(count: int) -> str:
+    return "1 changed line" if count == 1 else f"{count} changed lines"
 
 
 def _attempt(candidate: Candidate, accepted: bool, reason: str) -> Attempt:

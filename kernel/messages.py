@@ -53,7 +53,9 @@ def revert_message(fault: Fault, sha: str, problem: str, heal_id: str) -> str:
 def _compose(subject: str, body: str, trailers: dict[str, str]) -> str:
     subject = _one_line(subject)
     if len(subject) > SUBJECT_LIMIT:
-        subject = subject[: SUBJECT_LIMIT - 3].rstrip() + "..."
+        # Cut at a word boundary so the subject never ends mid-word.
+        cut = subject[: SUBJECT_LIMIT - 3].rsplit(" ", 1)[0]
+        subject = cut.rstrip(" ,:;") + "..."
     lines = "\n".join(f"{key}: {value}" for key, value in trailers.items())
     return f"{subject}\n\n{body}\n\n{lines}\n"
 

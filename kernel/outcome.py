@@ -18,6 +18,8 @@ class FaultStatus(enum.Enum):
     VALIDATED = "validated"  # a fix passed validation in a dry run; nothing was committed
     REVERTED = "reverted"  # a fix was committed, failed verification and was reverted
     UNHEALED = "unhealed"  # no candidate passed validation
+    RESOLVED = "resolved"  # gone after the fix of another fault; ``commit`` is that fix
+    ENVIRONMENT = "environment"  # the sandbox lacks something the code needs; no patch can help
 
 
 @dataclass(frozen=True)

@@ -126,9 +126,9 @@ def _summary(
 ) -> str:
     counts = f"{len(run.passed())} passed, {len(run.failed())} failed"
     if not targets:
-        outcome = "no target"
+        outcome = "no test regressed"
     elif not still_failing:
-        outcome = "target fixed" if len(targets) == 1 else "targets fixed"
+        outcome = "the failing test passes" if len(targets) == 1 else "the failing tests pass"
     else:
         outcome = f"{len(still_failing)} of {_plural(len(targets), 'target')} not passing"
     if regressions:

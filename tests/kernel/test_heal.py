@@ -98,6 +98,10 @@ def test_offline_heal_fixes_seeded_bugs(make_repo, docker_image, capsys):
     assert "return total" in (root / "inventory/cart.py").read_text()
     assert "self.entries)" in (root / "inventory/cart.py").read_text()
     assert report["remaining"] == []
+    resolved = [f for f in report["faults"] if f["status"] == "resolved"]
+    assert {f["kind"] for f in resolved} == {"test"}
+    assert len(resolved) == 3
+    assert all(f["commit"] in commits for f in resolved)
 
 
 def test_heal_record_is_saved_and_excluded(make_repo, docker_image, capsys):
@@ -219,6 +223,27 @@ def test_verification_failure_is_reverted(make_repo, docker_image, capsys):
     assert trailers(root, revert)["Agentos-Reverts"] == fix
     assert git(root, "diff", start, "HEAD") == ""
     assert git(root, "status", "--porcelain") == ""
+
+
+def test_missing_package_is_environment_fault(make_repo, docker_image, capsys):
+    root = make_repo(
+        {
+            "reader.py": "import yaml\n\n\ndef load(text):\n    return yaml.safe_load(text)\n",
+            "test_reader.py": "from reader import load\n\n\ndef test_load():\n    load('')\n",
+        }
+    )
+    head = git(root, "rev-parse", "HEAD")
+
+    code = main(["heal", str(root), "--sandbox", "docker", "--image", docker_image, "--json"])
+
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert git(root, "rev-parse", "HEAD") == head
+    [outcome] = report["faults"]
+    assert outcome["status"] == "environment"
+    assert "no module named 'yaml'" in outcome["reason"]
+    assert "--image" in outcome["reason"]
+    assert outcome["attempts"] == []
 
 
 def test_docker_without_daemon_fails_fast(make_repo, monkeypatch, capsys, tmp_path):

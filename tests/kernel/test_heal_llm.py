@@ -175,6 +175,24 @@ def test_auto_asks_offline_before_model(pricing_repo, docker_image, model_env, c
     assert providers[-1] == "openai"
 
 
+def test_unreachable_endpoint_is_asked_once(make_repo, docker_image, monkeypatch, capsys):
+    tests = TESTS.replace("150.0", "151.0")  # a second failing test, so a second fault
+    root = make_repo({"pricing.py": PRICING, "test_pricing.py": tests})
+    with ScriptedLLM([]) as server:
+        closed_url = server.base_url
+    monkeypatch.setenv("OPENAI_BASE_URL", closed_url)
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+    monkeypatch.setenv("AGENTOS_MAX_RETRIES", "0")
+
+    code = main(heal(root, docker_image))
+
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1
+    first, second = report["faults"]
+    assert "skipped" not in first["attempts"][-1]["reason"]
+    assert second["attempts"][-1]["reason"].startswith("skipped: openai failed earlier")
+
+
 def test_openai_without_model_is_usage_error(pricing_repo, capsys):
     code = main(["heal", str(pricing_repo), "--provider", "openai", "--sandbox", "local"])
 

@@ -199,7 +199,7 @@ def test_verdict_fields_on_fix() -> None:
         fixed=(TARGET,),
         still_failing=(),
         regressions=(),
-        summary="3 passed, 0 failed; target fixed",
+        summary="3 passed, 0 failed; the failing test passes",
     )
 
 
