@@ -207,14 +207,16 @@ def docker_available(image: str) -> str | None:
     try:
         client = docker.from_env(timeout=5)
     except docker.errors.DockerException as error:
-        return f"no Docker daemon responds ({error}); {_START_HINT}"
+        return f"no Docker daemon responds at {_daemon_address()} ({error}); {_START_HINT}"
     try:
         client.ping()
         client.images.get(image)
     except docker.errors.ImageNotFound:
         return f"sandbox image {image} not found; {_BUILD_HINT}"
     except (docker.errors.DockerException, requests.exceptions.RequestException) as error:
-        return f"the Docker daemon failed to respond ({error}); {_START_HINT}"
+        return (
+            f"the Docker daemon at {_daemon_address()} failed to respond ({error}); {_START_HINT}"
+        )
     finally:
         client.close()
     return None
@@ -247,11 +249,19 @@ def sweep_leftovers(client: docker.DockerClient | None = None) -> int:
     return removed
 
 
+def _daemon_address() -> str:
+    """Return where the Docker client looks for the daemon, as the user configured it."""
+    configured = os.environ.get("DOCKER_HOST")
+    return f"DOCKER_HOST={configured}" if configured else "the default socket /var/run/docker.sock"
+
+
 def _connect() -> docker.DockerClient:
     try:
         return docker.from_env(timeout=30)
     except docker.errors.DockerException as error:
-        raise BackendUnavailable(f"no Docker daemon responds ({error}); {_START_HINT}") from error
+        raise BackendUnavailable(
+            f"no Docker daemon responds at {_daemon_address()} ({error}); {_START_HINT}"
+        ) from error
 
 
 def _is_leftover(container: Container) -> bool:

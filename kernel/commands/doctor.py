@@ -120,7 +120,7 @@ def _check_docker(image: str) -> list[Check]:
             "image",
             Level.WARN,
             f"sandbox image {image} is missing",
-            f"Build it without any registry: sudo bash {BUILD_SCRIPT}",
+            f"Build it without any registry: sudo bash {BUILD_SCRIPT} {image}",
         )
     finally:
         client.close()
