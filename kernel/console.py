@@ -21,6 +21,7 @@ _STATUS_STYLE = {
     FaultStatus.VALIDATED: "green",
     FaultStatus.REVERTED: "yellow",
     FaultStatus.UNHEALED: "red",
+    FaultStatus.BLOCKED: "yellow",
 }
 
 

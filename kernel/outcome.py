@@ -18,6 +18,7 @@ class FaultStatus(enum.Enum):
     VALIDATED = "validated"  # a fix passed validation in a dry run; nothing was committed
     REVERTED = "reverted"  # a fix was committed, failed verification and was reverted
     UNHEALED = "unhealed"  # no candidate passed validation
+    BLOCKED = "blocked"  # a fix passed validation, but a file it touches changed since
 
 
 @dataclass(frozen=True)
