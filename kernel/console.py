@@ -23,6 +23,7 @@ _STATUS_STYLE = {
     FaultStatus.UNHEALED: "red",
     FaultStatus.RESOLVED: "green",
     FaultStatus.ENVIRONMENT: "yellow",
+    FaultStatus.BLOCKED: "yellow",
 }
 
 

@@ -163,6 +163,18 @@ class Repository:
         )
         return _status_paths(output)
 
+    def untracked_paths(self) -> list[str]:
+        """Return the untracked files that no ignore rule matches, relative to the root, sorted."""
+        output = self._git(
+            "ls-files", "--others", "--exclude-standard", "-z", env=_NO_OPTIONAL_LOCKS
+        )
+        return sorted(_split_z(output))
+
+    def changed_paths(self, old: str, new: str = "HEAD") -> list[str]:
+        """Return the files that differ between commits ``old`` and ``new``, sorted."""
+        output = self._git("diff", "--name-only", "-z", self._resolve_commit(old), new)
+        return sorted(_split_z(output))
+
     def require_clean(self) -> None:
         """Raise DirtyTreeError if any tracked file has staged or unstaged changes."""
         dirty = self.dirty_paths()
@@ -332,6 +344,11 @@ class Repository:
         finally:
             self._remove_worktree(checkout)
             shutil.rmtree(folder, ignore_errors=True)
+
+    def delete_branch(self, branch: str) -> None:
+        """Delete the local branch ``branch``, merged or not; it must not be checked out."""
+        self._git("branch", "--quiet", "-D", "--", branch)
+        logger.info("deleted branch %s", branch)
 
     # History
 

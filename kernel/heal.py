@@ -13,14 +13,22 @@ so the loop ends.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
-from kernel.checks import TreeState, check_lint, check_tests, observe, usable_baseline
+from kernel.checks import (
+    CheckResult,
+    TreeState,
+    check_lint,
+    check_tests,
+    observe,
+    usable_baseline,
+)
 from kernel.config import Settings
 from kernel.console import Reporter
-from kernel.errors import CommitRejected, KernelError
+from kernel.errors import CommitRejected, DirtyTreeError, KernelError
 from kernel.faults import Fault, missing_package
 from kernel.gitops import Repository
 from kernel.messages import commit_message, revert_message
@@ -44,6 +52,12 @@ class Workspace:
     branch: str | None
 
 
+class Reproducer(Protocol):
+    """Runs a supervised program's command on a snapshot to see whether its crash is gone."""
+
+    def check(self, fault: Fault, snapshot: Snapshot) -> CheckResult: ...
+
+
 @dataclass
 class HealSession:
     heal_id: str
@@ -53,6 +67,7 @@ class HealSession:
     providers: list[PatchProvider]
     reporter: Reporter
     no_verify: bool = False
+    reproducer: Reproducer | None = None  # judges crash faults; required to heal one
     usage: Usage = field(default_factory=Usage)
     # Providers that failed outright (endpoint down, bad key) are not asked
     # again in this heal; the value is the error, repeated in later attempts.
@@ -60,10 +75,23 @@ class HealSession:
     # Faults that a fix for another fault also removed, waiting to be reported.
     resolved: list[FaultOutcome] = field(default_factory=list)
 
-    def run(self, snapshot: Snapshot, repository_path: Path) -> HealReport:
-        """Heal every fault of ``snapshot`` that a provider can fix, and report on each."""
+    def run(
+        self,
+        snapshot: Snapshot,
+        repository_path: Path,
+        *,
+        extra_faults: Iterable[Fault] = (),
+        select: Callable[[Fault], bool] | None = None,
+    ) -> HealReport:
+        """Heal every fault of ``snapshot`` that a provider can fix, and report on each.
+
+        ``extra_faults`` are faults that observing the tree cannot find, such as
+        the crash of a supervised program; they are tried first. Only faults for
+        which ``select`` returns True are tried, when it is given.
+        """
         self.reporter.step("detect", "running the test suite in the sandbox and ruff")
         state = observe(self.backend, snapshot, self.workspace.root, self.settings.test_timeout)
+        state = replace(state, faults=(*extra_faults, *state.faults))
         baseline = _summarise(state)
         problem = usable_baseline(state.run)
         if problem is not None:
@@ -76,7 +104,7 @@ class HealSession:
 
         outcomes: list[FaultOutcome] = []
         tried: set[str] = set()
-        while (fault := _next_fault(state, tried)) is not None:
+        while (fault := _next_fault(state, tried, select)) is not None:
             tried.add(fault.id)
             outcome, state = self._heal_fault(fault, state)
             for done in (outcome, *self.resolved):
@@ -175,7 +203,12 @@ class HealSession:
             return False, lint_result.reason
         patched = state.snapshot.with_overlay({e.path: e.after.encode() for e in candidate.edits})
         result = check_tests(fault, patched, state, self.backend, self.settings.test_timeout)
-        return result.passed, result.reason
+        if not result.passed or fault.kind is not FaultKind.CRASH:
+            return result.passed, result.reason
+        if self.reproducer is None:
+            return False, "crash faults need the program's command to validate a fix"
+        reproduced = self.reproducer.check(fault, patched)
+        return reproduced.passed, f"{result.reason}; {reproduced.reason}"
 
     def _accept(
         self, fault: Fault, candidate: Candidate, state: TreeState, attempts: list[Attempt]
@@ -188,11 +221,22 @@ class HealSession:
             )
             return outcome, state
 
+        changed = _changed_since(state.snapshot, self.workspace.root, candidate)
+        if changed:
+            reason = f"not applied: {', '.join(changed)} changed since the fix was validated"
+            self.reporter.step("blocked", reason)
+            return FaultOutcome(fault, FaultStatus.BLOCKED, tuple(attempts), reason), state
+
         self.reporter.step("commit", candidate.summary)
         message = commit_message(fault, candidate, validation, self.heal_id, self.backend.name)
         contents = {edit.path: edit.after for edit in candidate.edits}
         try:
             sha = repository.commit_files(contents, message, no_verify=self.no_verify)
+        except DirtyTreeError as error:
+            # The user edited a file of the fix after it was checked above.
+            reason = f"not applied: {error}"
+            self.reporter.step("blocked", reason)
+            return FaultOutcome(fault, FaultStatus.BLOCKED, tuple(attempts), reason), state
         except CommitRejected as error:
             reason = f"the commit was rejected: {error}"
             attempts[-1] = _attempt(candidate, False, reason)
@@ -206,6 +250,9 @@ class HealSession:
             self.settings.test_timeout,
         )
         problem = _verification_problem(fault, state, verified)
+        if problem is None and fault.kind is FaultKind.CRASH and self.reproducer is not None:
+            reproduced = self.reproducer.check(fault, verified.snapshot)
+            problem = None if reproduced.passed else reproduced.reason
         if problem is None:
             self._note_resolved(fault, state, verified, sha)
             outcome = FaultOutcome(
@@ -233,6 +280,22 @@ class HealSession:
                 )
 
 
+def _changed_since(snapshot: Snapshot, root: Path, candidate: Candidate) -> list[str]:
+    """List the files of ``candidate`` whose content under ``root`` differs from ``snapshot``.
+
+    The candidate was validated on the snapshot, so writing it over a file
+    that differs would discard that difference, such as an edit the user made
+    meanwhile.
+    """
+    changed = []
+    for edit in candidate.edits:
+        path = root / edit.path
+        on_disk = path.read_bytes() if path.is_file() else None
+        if on_disk != snapshot.read(edit.path):
+            changed.append(edit.path)
+    return changed
+
+
 def _verification_problem(fault: Fault, before: TreeState, after: TreeState) -> str | None:
     """Say why the committed tree fails verification, or return None when it passes."""
     problem = usable_baseline(after.run)
@@ -247,8 +310,11 @@ def _verification_problem(fault: Fault, before: TreeState, after: TreeState) -> 
     return None
 
 
-def _next_fault(state: TreeState, tried: set[str]) -> Fault | None:
-    return next((fault for fault in state.faults if fault.id not in tried), None)
+def _next_fault(
+    state: TreeState, tried: set[str], select: Callable[[Fault], bool] | None
+) -> Fault | None:
+    untried = (fault for fault in state.faults if fault.id not in tried)
+    return next((fault for fault in untried if select is None or select(fault)), None)
 
 
 def _remaining(state: TreeState, outcomes: list[FaultOutcome], dry_run: bool) -> list[Fault]:

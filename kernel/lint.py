@@ -44,6 +44,14 @@ def check_tree(root: Path) -> list[LintDiagnostic]:
     return _parse(output, root)
 
 
+def check_paths(root: Path, paths: list[str]) -> list[LintDiagnostic]:
+    """Run ``ruff check`` on some files of the repository, given relative to ``root``."""
+    if not paths:
+        return []
+    output = _run_ruff(root, ["--", *paths], stdin=None)
+    return _parse(output, root)
+
+
 def check_text(root: Path, path: str, text: str) -> list[LintDiagnostic]:
     """Run ``ruff check`` on ``text`` as if it were the file ``path`` of the repository."""
     output = _run_ruff(root, ["--stdin-filename", str(root / path), "-"], stdin=text)

@@ -20,6 +20,7 @@ class FaultStatus(enum.Enum):
     UNHEALED = "unhealed"  # no candidate passed validation
     RESOLVED = "resolved"  # gone after the fix of another fault; ``commit`` is that fix
     ENVIRONMENT = "environment"  # the sandbox lacks something the code needs; no patch can help
+    BLOCKED = "blocked"  # a fix passed validation, but a file it touches changed since
 
 
 @dataclass(frozen=True)

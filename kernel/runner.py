@@ -24,7 +24,7 @@ import contextlib
 import logging
 import secrets
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,12 +32,15 @@ from pathlib import Path
 from kernel.config import Settings
 from kernel.console import Reporter
 from kernel.errors import DirtyTreeError, KernelError, RepositoryError
+from kernel.faults import Fault
 from kernel.gitops import Repository
-from kernel.heal import HealSession, Workspace
+from kernel.heal import HealSession, Reproducer, Workspace
 from kernel.lock import RepositoryLock
 from kernel.outcome import HealReport
 from kernel.providers import build_providers
 from kernel.records import save_record
+from patches.provider import PatchProvider
+from sandbox.backend import SandboxBackend
 from sandbox.docker_backend import sweep_leftovers
 from sandbox.errors import BackendUnavailable
 from sandbox.selection import open_backend
@@ -98,6 +101,56 @@ def run_heal(
             save_record(repository.root, report)
     finally:
         backend.close()
+    return report
+
+
+def heal_faults(
+    repository: Repository,
+    settings: Settings,
+    backend: SandboxBackend,
+    providers: list[PatchProvider],
+    reporter: Reporter,
+    select: Callable[[Fault], bool],
+    *,
+    extra_faults: Iterable[Fault] = (),
+    reproducer: Reproducer | None = None,
+    no_verify: bool = False,
+    on_branch: Callable[[str], None] | None = None,
+) -> HealReport:
+    """Heal the selected faults of HEAD for watch mode and the supervisor, and save the record.
+
+    With a clean tree the fixes go on the current branch. With uncommitted
+    changes they go on a new ``agentos/fixes-<heal id>`` branch in a separate
+    worktree, and ``on_branch`` is called with its name first; the branch is
+    deleted again when no fix landed on it.
+    """
+    heal_id = new_heal_id()
+    with RepositoryLock(repository.root):
+        repository.exclude_agentos()
+        options = HealOptions(allow_dirty=True, no_verify=no_verify)
+        with _workspace(repository, options, heal_id) as workspace:
+            if workspace.repository is not repository and on_branch is not None:
+                on_branch(workspace.branch or "")
+            session = HealSession(
+                heal_id,
+                workspace,
+                settings,
+                backend,
+                providers,
+                reporter,
+                no_verify=no_verify,
+                reproducer=reproducer,
+            )
+            report = session.run(
+                Snapshot(repository.archive("HEAD")),
+                repository.root,
+                extra_faults=extra_faults,
+                select=select,
+            )
+        separate = workspace.repository is not repository and workspace.branch is not None
+        if separate and not any(outcome.commit for outcome in report.outcomes):
+            repository.delete_branch(workspace.branch)
+        save_record(repository.root, report)
     return report
 
 

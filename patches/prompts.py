@@ -139,6 +139,7 @@ def _fault_section(request: RepairRequest) -> str:
         FaultKind.TEST: "failing test",
         FaultKind.LINT: "lint error",
         FaultKind.COLLECTION: "module that pytest cannot collect",
+        FaultKind.CRASH: "uncaught exception that stopped a running program",
     }
     lines = ["## Fault", "", request.summary, "", f"Kind: {kinds[request.kind]}"]
     if request.test_ids:

@@ -17,6 +17,7 @@ class FaultKind(enum.Enum):
     LINT = "lint"
     TEST = "test"
     COLLECTION = "collection"
+    CRASH = "crash"  # an uncaught exception of a supervised program
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from sandbox.command import CommandPlan, CommandResult
 from sandbox.results import TestRun
 from sandbox.workspace import Snapshot
 
@@ -36,5 +37,9 @@ class SandboxBackend(Protocol):
     isolated: bool  # whether the code runs without network and outside the host's filesystem
 
     def run(self, snapshot: Snapshot, plan: RunPlan) -> TestRun: ...
+
+    def run_command(self, snapshot: Snapshot, plan: CommandPlan) -> CommandResult:
+        """Run a program under the crash-recording bootstrap; its crash is in the result."""
+        ...
 
     def close(self) -> None: ...

@@ -26,6 +26,15 @@ import requests.exceptions
 from docker.models.containers import Container
 
 from sandbox.backend import RunPlan
+from sandbox.command import (
+    BOOTSTRAP,
+    BOOTSTRAP_NAME,
+    CRASH_FILE_VARIABLE,
+    ROOT_VARIABLE,
+    CommandPlan,
+    CommandResult,
+    parse_crash,
+)
 from sandbox.errors import BackendUnavailable, SandboxError
 from sandbox.events import parse_events
 from sandbox.pytest_plugin import EVENTS_VARIABLE, MODULE_NAME, clip
@@ -43,6 +52,7 @@ SANDBOX_UID = 1000  # the image's unprivileged user, see sandbox/image/build-bas
 WORKSPACE = "/work"
 PLUGIN_DIR = "/opt/agentos"
 EVENTS_PATH = "/tmp/agentos-events.jsonl"
+CRASH_PATH = "/tmp/agentos-crash.json"
 KILL_GRACE = 10.0  # seconds to wait for a killed container to stop
 _START_HINT = "start the daemon (for example 'dockerd &' or 'systemctl start docker')"
 _BUILD_HINT = "build the image with sandbox/image/build-base.sh"
@@ -94,28 +104,9 @@ class DockerBackend:
             prefix=WORKSPACE.lstrip("/"), uid=SANDBOX_UID, gid=SANDBOX_UID
         )
 
-        container = None
-        try:
-            container = self._create(plan, run_id)
-            finished = self._execute(container, workspace_archive, plan.timeout, run_id)
-        except docker.errors.ImageNotFound as error:
-            raise BackendUnavailable(
-                f"sandbox image {self.image} not found; {_BUILD_HINT}"
-            ) from error
-        except docker.errors.APIError as error:
-            raise SandboxError(f"Docker failed during sandbox run {run_id}: {error}") from error
-        except (docker.errors.DockerException, requests.exceptions.ConnectionError) as error:
-            raise BackendUnavailable(
-                f"lost the Docker daemon during sandbox run {run_id} ({error}); {_START_HINT}"
-            ) from error
-        finally:
-            if container is not None:
-                _remove(container)
-            else:
-                # An interrupt can land after the daemon created the container
-                # but before create() returned it.
-                _remove_run(self._client, run_id)
-
+        finished = self._run_container(
+            _pytest_command(plan), _PYTEST_ENVIRONMENT, workspace_archive, plan.timeout, run_id
+        )
         run = parse_events(
             finished.events,
             finished.exit_code,
@@ -141,8 +132,80 @@ class DockerBackend:
         if self._owns_client:
             self._client.close()
 
+    def run_command(self, snapshot: Snapshot, plan: CommandPlan) -> CommandResult:
+        """Run a program under the bootstrap in a fresh container; its crash is in the result."""
+        run_id = uuid.uuid4().hex[:12]
+        workspace_archive = snapshot.to_tar(
+            prefix=WORKSPACE.lstrip("/"), uid=SANDBOX_UID, gid=SANDBOX_UID
+        )
+        command = ["python3", f"{PLUGIN_DIR}/{BOOTSTRAP_NAME}", *plan.arguments]
+        environment = {
+            **plan.environment,
+            "HOME": "/tmp",
+            "LANG": "C.UTF-8",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONUNBUFFERED": "1",
+            CRASH_FILE_VARIABLE: CRASH_PATH,
+            ROOT_VARIABLE: WORKSPACE,
+        }
+        working_dir = f"{WORKSPACE}/{plan.cwd}".rstrip("/")
+        finished = self._run_container(
+            command, environment, workspace_archive, plan.timeout, run_id, CRASH_PATH, working_dir
+        )
+        logger.info(
+            "sandbox %s: command exited with %s in %.1f s",
+            run_id,
+            "a timeout" if finished.timed_out else finished.exit_code,
+            finished.duration,
+        )
+        return CommandResult(
+            exit_code=finished.exit_code,
+            timed_out=finished.timed_out,
+            crash=parse_crash(finished.events),
+            output=finished.output,
+            duration=finished.duration,
+        )
+
+    def _run_container(
+        self,
+        command: list[str],
+        environment: dict[str, str],
+        workspace_archive: bytes,
+        timeout: float,
+        run_id: str,
+        result_path: str = EVENTS_PATH,
+        working_dir: str = WORKSPACE,
+    ) -> _Finished:
+        """Run ``command`` in a new container and read ``result_path`` back; remove it after."""
+        container = None
+        try:
+            container = self._create(command, environment, run_id, working_dir)
+            return self._execute(container, workspace_archive, timeout, run_id, result_path)
+        except docker.errors.ImageNotFound as error:
+            raise BackendUnavailable(
+                f"sandbox image {self.image} not found; {_BUILD_HINT}"
+            ) from error
+        except docker.errors.APIError as error:
+            raise SandboxError(f"Docker failed during sandbox run {run_id}: {error}") from error
+        except (docker.errors.DockerException, requests.exceptions.ConnectionError) as error:
+            raise BackendUnavailable(
+                f"lost the Docker daemon during sandbox run {run_id} ({error}); {_START_HINT}"
+            ) from error
+        finally:
+            if container is not None:
+                _remove(container)
+            else:
+                # An interrupt can land after the daemon created the container
+                # but before create() returned it.
+                _remove_run(self._client, run_id)
+
     def _execute(
-        self, container: Container, workspace_archive: bytes, timeout: float, run_id: str
+        self,
+        container: Container,
+        workspace_archive: bytes,
+        timeout: float,
+        run_id: str,
+        result_path: str,
     ) -> _Finished:
         container.put_archive("/", workspace_archive)
         container.put_archive("/", self._plugin_archive)
@@ -157,33 +220,21 @@ class DockerBackend:
             exit_code=exit_code,
             timed_out=timed_out,
             duration=duration,
-            events=_read_file(container, EVENTS_PATH),
+            events=_read_file(container, result_path),
             output=_read_logs(container, self.output_limit),
             out_of_memory=_out_of_memory(container),
         )
 
-    def _create(self, plan: RunPlan, run_id: str) -> Container:
-        # Run by path rather than with -m, so that the workspace is not first on
-        # the driver's sys.path and a module of the repository cannot shadow
-        # one of the standard library that the driver imports.
-        command = ["python3", f"{PLUGIN_DIR}/{MODULE_NAME}.py"]
-        if plan.full_suite:
-            command.append("--full-suite")
-        command.extend(["--", *plan.targets])
+    def _create(
+        self, command: list[str], environment: dict[str, str], run_id: str, working_dir: str
+    ) -> Container:
         return self._client.containers.create(
             self.image,
             command=command,
             user=f"{SANDBOX_UID}:{SANDBOX_UID}",
-            working_dir=WORKSPACE,
-            # Only what pytest needs: nothing of the host's environment enters.
-            environment={
-                EVENTS_VARIABLE: EVENTS_PATH,
-                "PYTHONPATH": PLUGIN_DIR,
-                "HOME": "/tmp",
-                "LANG": "C.UTF-8",
-                "PYTHONDONTWRITEBYTECODE": "1",
-                "PYTHONUNBUFFERED": "1",
-            },
+            working_dir=working_dir,
+            # Only what the run needs: nothing of the host's environment enters.
+            environment=environment,
             network_mode="none",
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
@@ -200,6 +251,28 @@ class DockerBackend:
                 RUN_LABEL: run_id,
             },
         )
+
+
+def _pytest_command(plan: RunPlan) -> list[str]:
+    # Run by path rather than with -m, so that the workspace is not first on
+    # the driver's sys.path and a module of the repository cannot shadow
+    # one of the standard library that the driver imports.
+    command = ["python3", f"{PLUGIN_DIR}/{MODULE_NAME}.py"]
+    if plan.full_suite:
+        command.append("--full-suite")
+    command.extend(["--", *plan.targets])
+    return command
+
+
+# Only what pytest needs: nothing of the host's environment enters.
+_PYTEST_ENVIRONMENT = {
+    EVENTS_VARIABLE: EVENTS_PATH,
+    "PYTHONPATH": PLUGIN_DIR,
+    "HOME": "/tmp",
+    "LANG": "C.UTF-8",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONUNBUFFERED": "1",
+}
 
 
 def docker_available(image: str) -> str | None:
@@ -280,16 +353,20 @@ def _is_leftover(container: Container) -> bool:
 
 
 def _plugin_archive() -> bytes:
-    """Build a tar of the plugin, under a name that cannot clash with the repository's modules."""
-    source = Path(__file__).with_name("pytest_plugin.py").read_bytes()
+    """Build a tar of the plugin and the bootstrap, named so as not to clash with the repository."""
+    files = {
+        f"{MODULE_NAME}.py": Path(__file__).with_name("pytest_plugin.py").read_bytes(),
+        BOOTSTRAP_NAME: BOOTSTRAP.read_bytes(),
+    }
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
         folder = tarfile.TarInfo(PLUGIN_DIR.lstrip("/"))
         folder.type, folder.mode = tarfile.DIRTYPE, 0o755
         archive.addfile(folder)
-        member = tarfile.TarInfo(f"{PLUGIN_DIR.lstrip('/')}/{MODULE_NAME}.py")
-        member.size, member.mode = len(source), 0o644
-        archive.addfile(member, io.BytesIO(source))
+        for name, source in files.items():
+            member = tarfile.TarInfo(f"{PLUGIN_DIR.lstrip('/')}/{name}")
+            member.size, member.mode = len(source), 0o644
+            archive.addfile(member, io.BytesIO(source))
     return buffer.getvalue()
 
 

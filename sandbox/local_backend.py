@@ -21,6 +21,15 @@ from pathlib import Path
 from typing import IO
 
 from sandbox.backend import RunPlan
+from sandbox.command import (
+    BOOTSTRAP,
+    BOOTSTRAP_NAME,
+    CRASH_FILE_VARIABLE,
+    ROOT_VARIABLE,
+    CommandPlan,
+    CommandResult,
+    parse_crash,
+)
 from sandbox.events import parse_events
 from sandbox.pytest_plugin import EVENTS_VARIABLE, MODULE_NAME
 from sandbox.results import TestRun
@@ -54,6 +63,44 @@ class LocalBackend:
             shutil.rmtree(folder, ignore_errors=True)
             if folder.exists():
                 logger.warning("could not remove the temporary sandbox folder %s", folder)
+
+    def run_command(self, snapshot: Snapshot, plan: CommandPlan) -> CommandResult:
+        """Run a program under the bootstrap in a temporary copy of ``snapshot``."""
+        _warn_once()
+        folder = Path(tempfile.mkdtemp(prefix="agentos-local-"))
+        try:
+            workspace, boot, home = folder / "work", folder / "boot", folder / "home"
+            for path in (workspace, boot, home):
+                path.mkdir()
+            snapshot.extract(workspace)
+            shutil.copyfile(BOOTSTRAP, boot / BOOTSTRAP_NAME)
+            crash_path, output_path = folder / "crash.json", folder / "output.log"
+            environment = {
+                **plan.environment,
+                "PATH": os.environ.get("PATH", os.defpath),
+                "HOME": str(home),
+                "LANG": "C.UTF-8",
+                "PYTHONDONTWRITEBYTECODE": "1",
+                CRASH_FILE_VARIABLE: str(crash_path),
+                ROOT_VARIABLE: str(workspace),
+            }
+            command = [self.python, str(boot / BOOTSTRAP_NAME), *plan.arguments]
+            logger.info("local sandbox: running %s in %s", " ".join(plan.arguments), workspace)
+            started = time.monotonic()
+            with output_path.open("wb") as output_file:
+                exit_code, timed_out = _run_process(
+                    command, workspace / plan.cwd, environment, output_file, plan.timeout
+                )
+            crash = crash_path.read_text("utf-8", errors="replace") if crash_path.exists() else ""
+            return CommandResult(
+                exit_code=exit_code,
+                timed_out=timed_out,
+                crash=parse_crash(crash),
+                output=_read_clipped(output_path, self.output_limit),
+                duration=time.monotonic() - started,
+            )
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def close(self) -> None:
         """Nothing to release: every run cleans up after itself."""

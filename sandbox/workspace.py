@@ -28,6 +28,17 @@ class Snapshot:
         merged.update(changes)
         return Snapshot(self.base_tar, merged)
 
+    def read(self, path: str) -> bytes | None:
+        """Return the content of the file ``path`` with the overlay applied, or None if absent."""
+        if path in self.overlay:
+            return self.overlay[path]
+        with tarfile.open(fileobj=io.BytesIO(self.base_tar)) as source:
+            for member in source.getmembers():
+                if member.isfile() and _safe_name(member.name) == path:
+                    extracted = source.extractfile(member)
+                    return extracted.read() if extracted is not None else None
+        return None
+
     def to_tar(self, prefix: str = "", uid: int = 0, gid: int = 0) -> bytes:
         """Return one tar archive of the tree with the overlay applied.
 
