@@ -12,7 +12,9 @@ so the loop ends.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +56,7 @@ class HealSession:
     reporter: Reporter
     no_verify: bool = False
     usage: Usage = field(default_factory=Usage)
+    _fault_start: Usage = field(default_factory=Usage)  # self.usage when the current fault began
 
     def run(self, snapshot: Snapshot, repository_path: Path) -> HealReport:
         """Heal every fault of ``snapshot`` that a provider can fix, and report on each."""
@@ -71,7 +74,13 @@ class HealSession:
         tried: set[str] = set()
         while (fault := _next_fault(state, tried)) is not None:
             tried.add(fault.id)
+            started, self._fault_start = time.monotonic(), self.usage
             outcome, state = self._heal_fault(fault, state)
+            outcome = dataclasses.replace(
+                outcome,
+                usage=_spent(self.usage, self._fault_start),
+                seconds=time.monotonic() - started,
+            )
             outcomes.append(outcome)
             self.reporter.outcome(outcome)
 
@@ -167,7 +176,16 @@ class HealSession:
             return outcome, state
 
         self.reporter.step("commit", candidate.summary)
-        message = commit_message(fault, candidate, validation, self.heal_id, self.backend.name)
+        usage = _spent(self.usage, self._fault_start)
+        message = commit_message(
+            fault,
+            candidate,
+            validation,
+            self.heal_id,
+            self.backend.name,
+            usage=usage,
+            cost=self.settings.cost(usage),
+        )
         contents = {edit.path: edit.after for edit in candidate.edits}
         try:
             sha = repository.commit_files(contents, message, no_verify=self.no_verify)
@@ -234,6 +252,14 @@ def _summarise(state: TreeState) -> BaselineSummary:
         failed=len(state.run.failed()),
         collection_errors=len(state.run.collection_errors),
         lint=sum(1 for fault in state.faults if fault.kind is FaultKind.LINT),
+    )
+
+
+def _spent(now: Usage, before: Usage) -> Usage:
+    return Usage(
+        now.prompt_tokens - before.prompt_tokens,
+        now.completion_tokens - before.completion_tokens,
+        now.requests - before.requests,
     )
 
 

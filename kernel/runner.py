@@ -95,7 +95,7 @@ def run_heal(
                     no_verify=options.no_verify,
                 )
                 report = session.run(snapshot, repository.root)
-            save_record(repository.root, report)
+            save_record(repository.root, report, (settings.prompt_price, settings.completion_price))
     finally:
         backend.close()
     return report
