@@ -12,7 +12,7 @@ import logging
 import signal
 import sys
 
-from kernel.commands import demo, doctor, heal
+from kernel.commands import demo, doctor, heal, history, revert, stats
 from kernel.console import Reporter
 from kernel.errors import KernelError
 
@@ -22,7 +22,7 @@ EXIT_OK, EXIT_FAULTS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 # Each module registers one command group; see kernel/commands/__init__.py.
-COMMAND_MODULES = (heal, doctor, demo)
+COMMAND_MODULES = (heal, doctor, demo, history, revert, stats)
 
 
 def build_parser() -> argparse.ArgumentParser:
