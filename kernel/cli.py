@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 
 from kernel.commands import demo, doctor, heal, history, revert, stats
 from kernel.console import Reporter
 from kernel.errors import KernelError
+from kernel.interrupts import signals_interrupt
 
 logger = logging.getLogger(__name__)
 
@@ -44,23 +44,17 @@ def main(argv: list[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     _configure_logging(arguments.verbose)
     reporter = Reporter()
-    # SIGTERM takes the same path as Ctrl-C, so containers, worktrees and the
-    # lock are cleaned up by the same finally blocks.
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        return arguments.run(arguments, reporter)
+        # SIGTERM takes the same path as Ctrl-C, so containers, worktrees and the
+        # lock are cleaned up by the same finally blocks.
+        with signals_interrupt():
+            return arguments.run(arguments, reporter)
     except KernelError as error:
         reporter.console.print(f"[bold red]error[/] {error}")
         return error.exit_code
     except KeyboardInterrupt:
         reporter.console.print("[bold red]interrupted[/]: no fix was left half-applied")
         return EXIT_INTERRUPTED
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _raise_interrupt(signal_number: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signal_number}")
 
 
 def _configure_logging(verbosity: int) -> None:

@@ -25,6 +25,7 @@ from kernel.console import Reporter
 from kernel.errors import CommitRejected, KernelError
 from kernel.faults import Fault
 from kernel.gitops import Repository
+from kernel.interrupts import checkpoint
 from kernel.messages import commit_message, revert_message
 from kernel.outcome import Attempt, BaselineSummary, FaultOutcome, FaultStatus, HealReport
 from patches.errors import ProviderError
@@ -55,12 +56,13 @@ class HealSession:
     providers: list[PatchProvider]
     reporter: Reporter
     no_verify: bool = False
+    protected: tuple[tuple[str, str], ...] = ()  # (path, reason) no candidate may write
     usage: Usage = field(default_factory=Usage)
     _fault_start: Usage = field(default_factory=Usage)  # self.usage when the current fault began
 
     def run(self, snapshot: Snapshot, repository_path: Path) -> HealReport:
         """Heal every fault of ``snapshot`` that a provider can fix, and report on each."""
-        self.reporter.step("detect", "running the test suite in the sandbox and ruff")
+        self._stage("detect", "running the test suite in the sandbox and ruff")
         state = observe(self.backend, snapshot, self.workspace.root, self.settings.test_timeout)
         baseline = _summarise(state)
         problem = usable_baseline(state.run)
@@ -98,8 +100,13 @@ class HealSession:
             usage=self.usage,
         )
 
+    def _stage(self, stage: str, text: str) -> None:
+        """Report the start of ``stage``; a signal the handler could not deliver is raised here."""
+        checkpoint(stage)
+        self.reporter.step(stage, text)
+
     def _heal_fault(self, fault: Fault, state: TreeState) -> tuple[FaultOutcome, TreeState]:
-        self.reporter.step("propose", fault.summary)
+        self._stage("propose", fault.summary)
         attempts: list[Attempt] = []
         for provider in self.providers:
             candidates = list(self._candidates(provider, fault, attempts))
@@ -144,7 +151,9 @@ class HealSession:
         self.usage = self.usage + proposal.usage
         for rejection in proposal.rejections:
             attempts.append(Attempt(rejection.provider, None, "", 0, False, rejection.reason))
-        policy = GuardPolicy(allow_test_edits=self.settings.allow_test_edits)
+        policy = GuardPolicy(
+            allow_test_edits=self.settings.allow_test_edits, protected=self.protected
+        )
         for candidate in sorted(proposal.candidates, key=lambda c: c.changed_lines):
             problems = check_candidate(candidate, self.workspace.root, policy)
             if problems:
@@ -154,9 +163,7 @@ class HealSession:
             yield candidate
 
     def _validate(self, fault: Fault, candidate: Candidate, state: TreeState) -> tuple[bool, str]:
-        self.reporter.step(
-            "validate", f"{candidate.summary} ({candidate.changed_lines} changed lines)"
-        )
+        self._stage("validate", f"{candidate.summary} ({candidate.changed_lines} changed lines)")
         lint_result = check_lint(fault, candidate, state, self.workspace.root)
         if not lint_result.passed:
             return False, lint_result.reason
@@ -175,7 +182,7 @@ class HealSession:
             )
             return outcome, state
 
-        self.reporter.step("commit", candidate.summary)
+        self._stage("commit", candidate.summary)
         usage = _spent(self.usage, self._fault_start)
         message = commit_message(
             fault,
@@ -192,9 +199,12 @@ class HealSession:
         except CommitRejected as error:
             reason = f"the commit was rejected: {error}"
             attempts[-1] = _attempt(candidate, False, reason)
-            return FaultOutcome(fault, FaultStatus.UNHEALED, tuple(attempts), reason), state
+            outcome = FaultOutcome(
+                fault, FaultStatus.UNHEALED, tuple(attempts), reason, commit_output=error.output
+            )
+            return outcome, state
 
-        self.reporter.step("verify", f"re-running the checks on commit {sha[:12]}")
+        self._stage("verify", f"re-running the checks on commit {sha[:12]}")
         verified = observe(
             self.backend,
             Snapshot(repository.archive(sha)),
@@ -208,7 +218,7 @@ class HealSession:
             )
             return outcome, verified
 
-        self.reporter.step("revert", f"{sha[:12]}: {problem}")
+        self._stage("revert", f"{sha[:12]}: {problem}")
         revert_sha = repository.revert(
             sha, revert_message(fault, sha, problem, self.heal_id), no_verify=self.no_verify
         )

@@ -44,6 +44,7 @@ class FaultOutcome:
     revert_commit: str | None = None
     usage: Usage = field(default_factory=Usage)  # model tokens spent on this fault
     seconds: float = 0.0  # wall-clock time spent on this fault, from propose to verify
+    commit_output: str = ""  # git's and the hooks' output when the commit was rejected
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,7 @@ def _outcome_to_dict(outcome: FaultOutcome) -> dict:
         "commit": outcome.commit,
         "revert_commit": outcome.revert_commit,
         "diff": outcome.diff,
+        "commit_output": outcome.commit_output,
         "usage": _usage_to_dict(outcome.usage),
         "seconds": round(outcome.seconds, 3),
         "attempts": [

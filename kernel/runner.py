@@ -38,6 +38,7 @@ from kernel.lock import RepositoryLock
 from kernel.outcome import HealReport
 from kernel.providers import build_providers
 from kernel.records import save_record
+from kernel.repo_states import checkout_notes, protected_paths
 from sandbox.docker_backend import sweep_leftovers
 from sandbox.errors import BackendUnavailable
 from sandbox.selection import open_backend
@@ -69,6 +70,8 @@ def run_heal(
     Raises KernelError for a problem with the repository, the settings or the sandbox.
     """
     repository = Repository.open(path)
+    for note in checkout_notes(repository):
+        reporter.warn(note)
     providers = build_providers(settings)
     try:
         backend = open_backend(settings.sandbox, settings.image)
@@ -93,6 +96,7 @@ def run_heal(
                     providers,
                     reporter,
                     no_verify=options.no_verify,
+                    protected=protected_paths(repository),
                 )
                 report = session.run(snapshot, repository.root)
             save_record(repository.root, report, (settings.prompt_price, settings.completion_price))
