@@ -48,7 +48,10 @@ def signals_interrupt() -> Iterator[None]:
 
 
 def checkpoint(stage: str) -> None:
-    """Raise KeyboardInterrupt if a signal arrived earlier; pause here when AGENTOS_TEST_PAUSE_AT names the stage."""
+    """Raise KeyboardInterrupt if a signal arrived earlier.
+
+    Pause here instead when AGENTOS_TEST_PAUSE_AT names ``stage`` (test-only).
+    """
     if _received is not None:
         logger.warning("signal %d was caught late, at stage %s", _received, stage)
         raise KeyboardInterrupt(f"signal {_received}")
