@@ -11,14 +11,14 @@ import argparse
 import importlib.metadata
 import json
 import logging
-import signal
 import sys
 
 from rich.markup import escape
 
-from kernel.commands import demo, doctor, heal, watch
+from kernel.commands import demo, doctor, heal, history, revert, stats, watch
 from kernel.console import Reporter
 from kernel.errors import KernelError
+from kernel.interrupts import signals_interrupt
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ EXIT_OK, EXIT_FAULTS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 # Each module registers one command group; see kernel/commands/__init__.py.
-COMMAND_MODULES = (heal, doctor, demo, watch)
+COMMAND_MODULES = (heal, doctor, demo, watch, history, revert, stats)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,11 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     _configure_logging(arguments.verbose)
     reporter = Reporter()
-    # SIGTERM takes the same path as Ctrl-C, so containers, worktrees and the
-    # lock are cleaned up by the same finally blocks.
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        return arguments.run(arguments, reporter)
+        # SIGTERM takes the same path as Ctrl-C, so containers, worktrees and the
+        # lock are cleaned up by the same finally blocks.
+        with signals_interrupt():
+            return arguments.run(arguments, reporter)
     except KernelError as error:
         reporter.console.print(f"[bold red]error[/] {escape(str(error))}")
         if getattr(arguments, "json", False):
@@ -64,8 +64,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         reporter.console.print("[bold red]interrupted[/]: no fix was left half-applied")
         return EXIT_INTERRUPTED
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _version() -> str:
@@ -73,10 +71,6 @@ def _version() -> str:
         return importlib.metadata.version("llmagentos")
     except importlib.metadata.PackageNotFoundError:
         return "unknown (not installed)"
-
-
-def _raise_interrupt(signal_number: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signal_number}")
 
 
 def _configure_logging(verbosity: int) -> None:

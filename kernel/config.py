@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from kernel.errors import ConfigError
+from patches.types import Usage
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -42,6 +43,16 @@ class Settings:
     request_timeout: float = 60.0  # seconds for one model request
     max_retries: int = 3  # model request retries on 429, 5xx and connection errors
     allow_test_edits: bool = False  # let candidates edit tests and pytest configuration
+    prompt_price: float = 0.0  # US dollars per million prompt tokens; 0 leaves costs unknown
+    completion_price: float = 0.0  # US dollars per million completion tokens
+
+    def cost(self, usage: Usage) -> float | None:
+        """Return the price of ``usage`` in US dollars, or None when no price is configured."""
+        if not (self.prompt_price or self.completion_price):
+            return None
+        spent = usage.prompt_tokens * self.prompt_price
+        spent += usage.completion_tokens * self.completion_price
+        return spent / 1_000_000
 
 
 # Keys accepted in [tool.agentos] and as AGENTOS_<KEY>; each maps to a Settings field.
@@ -154,6 +165,12 @@ def _check(settings: Settings) -> None:
             raise ConfigError(
                 f"invalid {name} {getattr(settings, name)}; "
                 "it must be a positive number of seconds."
+            )
+    for name in ("prompt_price", "completion_price"):
+        if getattr(settings, name) < 0:
+            raise ConfigError(
+                f"invalid {name} {getattr(settings, name)}; it must be 0 or more US dollars "
+                "per million tokens."
             )
     if settings.max_retries < 0:
         raise ConfigError(f"invalid max_retries {settings.max_retries}; it must be 0 or more.")

@@ -58,6 +58,10 @@ class Reporter:
         self.console.print(f"         {mark} {escape(candidate.summary)}: {escape(reason)}")
 
     def outcome(self, outcome) -> None:
+        if outcome.commit_output:
+            # A rejecting hook's own output tells the user what to fix, so even quiet shows it.
+            self.warn(f"git commit for fault {outcome.fault.id} was rejected. Its output:")
+            self.console.print(outcome.commit_output, markup=False, highlight=False)
         if self.quiet:
             return
         style = _STATUS_STYLE[outcome.status]

@@ -370,6 +370,21 @@ class Repository:
             commits.append((sha, subject))
         return commits
 
+    def query(self, command: str, *arguments: str, accept: tuple[int, ...] = (0,)) -> str:
+        """Return the output of a git command that changes no ref, index or file.
+
+        Such commands are log, blame, diff-tree, merge-tree and commit-tree, which
+        only adds an object. Raises RepositoryError with git's message when the
+        exit status is not in ``accept``.
+        """
+        result = self._run(command, *arguments, env={**_NO_OPTIONAL_LOCKS, **_TOOL_IDENTITY})
+        if result.status not in accept:
+            raise RepositoryError(
+                f"git {command} failed in {self.root} with exit status {result.status}: "
+                f"{result.output}"
+            )
+        return str(result.stdout)
+
     def trailers(self, sha: str) -> dict[str, str]:
         """Return the trailers of commit ``sha``'s message, folded lines unfolded.
 

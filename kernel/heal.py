@@ -13,6 +13,7 @@ so the loop ends.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,6 +32,7 @@ from kernel.console import Reporter
 from kernel.errors import CommitRejected, DirtyTreeError, KernelError
 from kernel.faults import Fault, missing_package
 from kernel.gitops import Repository
+from kernel.interrupts import checkpoint
 from kernel.messages import commit_message, revert_message
 from kernel.outcome import Attempt, BaselineSummary, FaultOutcome, FaultStatus, HealReport
 from patches.errors import ProviderError
@@ -68,7 +70,9 @@ class HealSession:
     reporter: Reporter
     no_verify: bool = False
     reproducer: Reproducer | None = None  # judges crash faults; required to heal one
+    protected: tuple[tuple[str, str], ...] = ()  # (path, reason) no candidate may write
     usage: Usage = field(default_factory=Usage)
+    _fault_start: Usage = field(default_factory=Usage)  # self.usage when the current fault began
     # Providers that failed outright (endpoint down, bad key) are not asked
     # again in this heal; the value is the error, repeated in later attempts.
     disabled: dict[str, str] = field(default_factory=dict)
@@ -89,7 +93,7 @@ class HealSession:
         the crash of a supervised program; they are tried first. Only faults for
         which ``select`` returns True are tried, when it is given.
         """
-        self.reporter.step("detect", "running the test suite in the sandbox and ruff")
+        self._stage("detect", "running the test suite in the sandbox and ruff")
         state = observe(self.backend, snapshot, self.workspace.root, self.settings.test_timeout)
         state = replace(state, faults=(*extra_faults, *state.faults))
         baseline = _summarise(state)
@@ -106,7 +110,13 @@ class HealSession:
         tried: set[str] = set()
         while (fault := _next_fault(state, tried, select)) is not None:
             tried.add(fault.id)
+            started, self._fault_start = time.monotonic(), self.usage
             outcome, state = self._heal_fault(fault, state)
+            outcome = replace(
+                outcome,
+                usage=_spent(self.usage, self._fault_start),
+                seconds=time.monotonic() - started,
+            )
             for done in (outcome, *self.resolved):
                 outcomes.append(done)
                 self.reporter.outcome(done)
@@ -126,12 +136,17 @@ class HealSession:
             usage=self.usage,
         )
 
+    def _stage(self, stage: str, text: str) -> None:
+        """Report the start of ``stage``; a signal the handler could not deliver is raised here."""
+        checkpoint(stage)
+        self.reporter.step(stage, text)
+
     def _heal_fault(self, fault: Fault, state: TreeState) -> tuple[FaultOutcome, TreeState]:
         missing = missing_package(fault, self.workspace.root)
         if missing is not None:
             return FaultOutcome(fault, FaultStatus.ENVIRONMENT, (), missing), state
 
-        self.reporter.step("propose", fault.summary)
+        self._stage("propose", fault.summary)
         attempts: list[Attempt] = []
         for provider in self.providers:
             if provider.name in self.disabled:
@@ -187,7 +202,9 @@ class HealSession:
         self.usage = self.usage + proposal.usage
         for rejection in proposal.rejections:
             attempts.append(Attempt(rejection.provider, None, "", 0, False, rejection.reason))
-        policy = GuardPolicy(allow_test_edits=self.settings.allow_test_edits)
+        policy = GuardPolicy(
+            allow_test_edits=self.settings.allow_test_edits, protected=self.protected
+        )
         for candidate in sorted(proposal.candidates, key=lambda c: c.changed_lines):
             problems = check_candidate(candidate, self.workspace.root, policy)
             if problems:
@@ -197,7 +214,7 @@ class HealSession:
             yield candidate
 
     def _validate(self, fault: Fault, candidate: Candidate, state: TreeState) -> tuple[bool, str]:
-        self.reporter.step("validate", f"{candidate.summary} ({_lines(candidate.changed_lines)})")
+        self._stage("validate", f"{candidate.summary} ({_lines(candidate.changed_lines)})")
         lint_result = check_lint(fault, candidate, state, self.workspace.root)
         if not lint_result.passed:
             return False, lint_result.reason
@@ -227,8 +244,17 @@ class HealSession:
             self.reporter.step("blocked", reason)
             return FaultOutcome(fault, FaultStatus.BLOCKED, tuple(attempts), reason), state
 
-        self.reporter.step("commit", candidate.summary)
-        message = commit_message(fault, candidate, validation, self.heal_id, self.backend.name)
+        self._stage("commit", candidate.summary)
+        usage = _spent(self.usage, self._fault_start)
+        message = commit_message(
+            fault,
+            candidate,
+            validation,
+            self.heal_id,
+            self.backend.name,
+            usage=usage,
+            cost=self.settings.cost(usage),
+        )
         contents = {edit.path: edit.after for edit in candidate.edits}
         try:
             sha = repository.commit_files(contents, message, no_verify=self.no_verify)
@@ -240,9 +266,12 @@ class HealSession:
         except CommitRejected as error:
             reason = f"the commit was rejected: {error}"
             attempts[-1] = _attempt(candidate, False, reason)
-            return FaultOutcome(fault, FaultStatus.UNHEALED, tuple(attempts), reason), state
+            outcome = FaultOutcome(
+                fault, FaultStatus.UNHEALED, tuple(attempts), reason, commit_output=error.output
+            )
+            return outcome, state
 
-        self.reporter.step("verify", f"re-running the checks on commit {sha[:12]}")
+        self._stage("verify", f"re-running the checks on commit {sha[:12]}")
         verified = observe(
             self.backend,
             Snapshot(repository.archive(sha)),
@@ -260,7 +289,7 @@ class HealSession:
             )
             return outcome, verified
 
-        self.reporter.step("revert", f"{sha[:12]}: {problem}")
+        self._stage("revert", f"{sha[:12]}: {problem}")
         revert_sha = repository.revert(
             sha, revert_message(fault, sha, problem, self.heal_id), no_verify=self.no_verify
         )
@@ -338,6 +367,14 @@ def _summarise(state: TreeState) -> BaselineSummary:
 
 def _lines(count: int) -> str:
     return "1 changed line" if count == 1 else f"{count} changed lines"
+
+
+def _spent(now: Usage, before: Usage) -> Usage:
+    return Usage(
+        now.prompt_tokens - before.prompt_tokens,
+        now.completion_tokens - before.completion_tokens,
+        now.requests - before.requests,
+    )
 
 
 def _attempt(candidate: Candidate, accepted: bool, reason: str) -> Attempt:

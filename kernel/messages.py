@@ -7,7 +7,7 @@ tool's interface: keep their names stable.
 from __future__ import annotations
 
 from kernel.faults import Fault
-from patches.types import Candidate
+from patches.types import Candidate, Usage
 
 SUBJECT_LIMIT = 72
 
@@ -17,12 +17,24 @@ TRAILER_MODEL = "Agentos-Model"
 TRAILER_VALIDATION = "Agentos-Validation"
 TRAILER_HEAL = "Agentos-Heal"
 TRAILER_REVERTS = "Agentos-Reverts"
+TRAILER_TOKENS = "Agentos-Tokens"  # model tokens spent on the fault, when a model was asked
+TRAILER_COST = "Agentos-Cost"  # their price in US dollars, when prices are configured
 
 
 def commit_message(
-    fault: Fault, candidate: Candidate, validation: str, heal_id: str, sandbox: str
+    fault: Fault,
+    candidate: Candidate,
+    validation: str,
+    heal_id: str,
+    sandbox: str,
+    usage: Usage | None = None,
+    cost: float | None = None,
 ) -> str:
-    """Return the message of the commit that applies an accepted candidate."""
+    """Return the message of the commit that applies an accepted candidate.
+
+    ``usage`` is what the model calls for this fault cost in tokens, and ``cost``
+    their price in US dollars; each becomes a trailer only when it is known.
+    """
     where = _where(fault)
     body = (
         f"Heals fault {fault.id}: {_one_line(fault.summary)}\n"
@@ -37,6 +49,13 @@ def commit_message(
         TRAILER_VALIDATION: _one_line(validation),
         TRAILER_HEAL: heal_id,
     }
+    if usage is not None and usage.total_tokens:
+        trailers[TRAILER_TOKENS] = (
+            f"{usage.total_tokens} (prompt {usage.prompt_tokens}, "
+            f"completion {usage.completion_tokens})"
+        )
+    if cost is not None and cost > 0:
+        trailers[TRAILER_COST] = f"{cost:.6f} USD"
     return _compose(f"fix: {_lower_first(candidate.summary)}", body, trailers)
 
 
@@ -48,6 +67,16 @@ def revert_message(fault: Fault, sha: str, problem: str, heal_id: str) -> str:
     )
     trailers = {TRAILER_REVERTS: sha, TRAILER_FAULT: fault.id, TRAILER_HEAL: heal_id}
     return _compose(f"revert: fix for {fault.id} failed verification", body, trailers)
+
+
+def user_revert_message(subject: str, sha: str, fault_id: str, heal_id: str) -> str:
+    """Return the message of the commit that reverts a fix at the user's request."""
+    body = (
+        f"This reverts commit {sha}.\n"
+        f"The fix for fault {fault_id} was reverted with agentos revert or agentos undo."
+    )
+    trailers = {TRAILER_REVERTS: sha, TRAILER_FAULT: fault_id, TRAILER_HEAL: heal_id}
+    return _compose(f'Revert "{subject}"', body, trailers)
 
 
 def _compose(subject: str, body: str, trailers: dict[str, str]) -> str:

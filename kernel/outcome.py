@@ -45,6 +45,9 @@ class FaultOutcome:
     diff: str = ""  # the accepted diff
     commit: str | None = None
     revert_commit: str | None = None
+    usage: Usage = field(default_factory=Usage)  # model tokens spent on this fault
+    seconds: float = 0.0  # wall-clock time spent on this fault, from propose to verify
+    commit_output: str = ""  # git's and the hooks' output when the commit was rejected
 
 
 @dataclass(frozen=True)
@@ -87,13 +90,17 @@ def report_to_dict(report: HealReport) -> dict:
         "baseline": vars(report.baseline).copy(),
         "faults": [_outcome_to_dict(outcome) for outcome in report.outcomes],
         "remaining": [_fault_to_dict(fault) for fault in report.remaining],
-        "usage": {
-            "prompt_tokens": report.usage.prompt_tokens,
-            "completion_tokens": report.usage.completion_tokens,
-            "total_tokens": report.usage.total_tokens,
-            "requests": report.usage.requests,
-        },
+        "usage": _usage_to_dict(report.usage),
         "exit_code": report.exit_code,
+    }
+
+
+def _usage_to_dict(usage: Usage) -> dict:
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+        "requests": usage.requests,
     }
 
 
@@ -117,6 +124,9 @@ def _outcome_to_dict(outcome: FaultOutcome) -> dict:
         "commit": outcome.commit,
         "revert_commit": outcome.revert_commit,
         "diff": outcome.diff,
+        "commit_output": outcome.commit_output,
+        "usage": _usage_to_dict(outcome.usage),
+        "seconds": round(outcome.seconds, 3),
         "attempts": [
             {
                 "provider": attempt.provider,

@@ -39,6 +39,7 @@ from kernel.lock import RepositoryLock
 from kernel.outcome import HealReport
 from kernel.providers import build_providers
 from kernel.records import save_record
+from kernel.repo_states import checkout_notes, protected_paths
 from patches.provider import PatchProvider
 from sandbox.backend import SandboxBackend
 from sandbox.docker_backend import sweep_leftovers
@@ -72,6 +73,8 @@ def run_heal(
     Raises KernelError for a problem with the repository, the settings or the sandbox.
     """
     repository = Repository.open(path)
+    for note in checkout_notes(repository):
+        reporter.warn(note)
     providers = build_providers(settings)
     try:
         backend = open_backend(settings.sandbox, settings.image)
@@ -96,9 +99,10 @@ def run_heal(
                     providers,
                     reporter,
                     no_verify=options.no_verify,
+                    protected=protected_paths(repository),
                 )
                 report = session.run(snapshot, repository.root)
-            save_record(repository.root, report)
+            save_record(repository.root, report, (settings.prompt_price, settings.completion_price))
     finally:
         backend.close()
     return report
@@ -140,6 +144,7 @@ def heal_faults(
                 reporter,
                 no_verify=no_verify,
                 reproducer=reproducer,
+                protected=protected_paths(repository),
             )
             report = session.run(
                 Snapshot(repository.archive("HEAD")),
@@ -150,7 +155,7 @@ def heal_faults(
         separate = workspace.repository is not repository and workspace.branch is not None
         if separate and not any(outcome.commit for outcome in report.outcomes):
             repository.delete_branch(workspace.branch)
-        save_record(repository.root, report)
+        save_record(repository.root, report, (settings.prompt_price, settings.completion_price))
     return report
 
 

@@ -54,6 +54,9 @@ class GuardPolicy:
     """Exceptions to the default guards."""
 
     allow_test_edits: bool = False  # let a candidate edit tests and pytest configuration
+    # Repository-relative files and folders no candidate may write, each with the reason,
+    # such as Git LFS files and submodules.
+    protected: tuple[tuple[str, str], ...] = ()
 
 
 def is_test_path(path: str) -> bool:
@@ -88,6 +91,10 @@ def _check_edit(edit: FileEdit, root: Path, policy: GuardPolicy) -> list[str]:
     reasons: list[str] = []
     # A symbolic link inside the repository may point at a test file, so both names count.
     names = dict.fromkeys((edit.path, resolved))
+    for name in names:
+        reasons.extend(_check_protected(name, edit, policy))
+    if reasons:
+        return reasons
     if not policy.allow_test_edits:
         for name in names:
             reasons.extend(_check_test_scope(name, edit))
@@ -126,6 +133,13 @@ def _check_location(path: str, root: Path) -> tuple[list[str], str | None]:
             if private in folders:
                 return [f"{path} is inside {private}/, which patches may not touch."], None
     return [], relative
+
+
+def _check_protected(path: str, edit: FileEdit, policy: GuardPolicy) -> list[str]:
+    for protected, reason in policy.protected:
+        if path == protected or path.startswith(protected.rstrip("/") + "/"):
+            return [f"{edit.path} may not be edited: {reason}."]
+    return []
 
 
 def _check_test_scope(path: str, edit: FileEdit) -> list[str]:

@@ -197,3 +197,18 @@ def test_is_test_path_cases() -> None:
     assert not is_test_path("pkg/testing.py")
     assert not is_test_path("pkg/contest.py")
     assert not is_test_path("latest/app.py")
+
+
+@pytest.mark.parametrize("path", ["shop/cart.py", "shop"])
+def test_protected_path_rejected(repo: Path, path: str) -> None:
+    policy = GuardPolicy(protected=((path, "it is stored in Git LFS"),))
+
+    reasons = check_candidate(candidate("shop/cart.py"), repo, policy)
+
+    assert reasons == ["shop/cart.py may not be edited: it is stored in Git LFS."]
+
+
+def test_protected_prefix_needs_whole_folder(repo: Path) -> None:
+    policy = GuardPolicy(protected=(("sho", "it is inside a submodule"),))
+
+    assert check_candidate(candidate("shop/cart.py"), repo, policy) == []
