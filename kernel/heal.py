@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kernel.checks import TreeState, check_lint, check_tests, observe, usable_baseline
@@ -30,6 +30,8 @@ from patches.guards import GuardPolicy, check_candidate
 from patches.provider import PatchProvider
 from patches.types import Candidate, FaultKind, Usage
 from sandbox.backend import SandboxBackend
+from sandbox.baseline import BaselineCache
+from sandbox.pool import first_accepted
 from sandbox.workspace import Snapshot
 
 logger = logging.getLogger(__name__)
@@ -54,11 +56,18 @@ class HealSession:
     reporter: Reporter
     no_verify: bool = False
     usage: Usage = field(default_factory=Usage)
+    flaky: set[str] = field(default_factory=set)  # quarantined tests, reported at the end
+    baselines: BaselineCache | None = None
 
     def run(self, snapshot: Snapshot, repository_path: Path) -> HealReport:
         """Heal every fault of ``snapshot`` that a provider can fix, and report on each."""
         self.reporter.step("detect", "running the test suite in the sandbox and ruff")
-        state = observe(self.backend, snapshot, self.workspace.root, self.settings.test_timeout)
+        if self.baselines is None:
+            self.baselines = BaselineCache(self.backend)
+        state = observe(
+            self.backend, snapshot, self.workspace.root, self.settings.test_timeout, self.baselines
+        )
+        state = self._quarantine(state)
         baseline = _summarise(state)
         problem = usable_baseline(state.run)
         if problem is not None:
@@ -87,7 +96,14 @@ class HealSession:
             outcomes=tuple(outcomes),
             remaining=tuple(remaining),
             usage=self.usage,
+            flaky=tuple(sorted(self.flaky)),
         )
+
+    def _quarantine(self, state: TreeState) -> TreeState:
+        """Record the state's flaky tests and drop every fault of a test known to be flaky."""
+        self.flaky |= state.flaky
+        kept = tuple(fault for fault in state.faults if fault.test_id not in self.flaky)
+        return replace(state, faults=kept)
 
     def _heal_fault(self, fault: Fault, state: TreeState) -> tuple[FaultOutcome, TreeState]:
         self.reporter.step("propose", fault.summary)
@@ -103,19 +119,25 @@ class HealSession:
     def _first_accepted(
         self, fault: Fault, candidates: list[Candidate], state: TreeState, attempts: list[Attempt]
     ) -> Candidate | None:
-        """Validate ``candidates`` in order and return the first accepted one.
+        """Validate ``candidates`` in parallel and return the first accepted one in their order.
 
-        Every verdict is appended to ``attempts``, so the accepted candidate's
-        attempt is the last one.
+        The verdicts up to the accepted candidate are appended to ``attempts``
+        in order, so the accepted candidate's attempt is the last one. Later
+        candidates still running are cancelled and not recorded.
         """
-        # TODO: validate candidates in parallel, bounded by cores and memory.
-        for candidate in candidates:
-            accepted, reason = self._validate(fault, candidate, state)
+        outcome = first_accepted(
+            candidates,
+            lambda candidate: self._validate(fault, candidate, state),
+            lambda verdict: verdict[0],
+            workers=self.backend.parallel_limit(),
+            cancel=self.backend.cancel,
+        )
+        counted = len(candidates) if outcome.winner is None else outcome.winner + 1
+        for candidate, verdict in zip(candidates[:counted], outcome.results[:counted], strict=True):
+            accepted, reason = verdict if verdict is not None else (False, "not validated")
             attempts.append(_attempt(candidate, accepted, reason))
             self.reporter.candidate(candidate, accepted, reason)
-            if accepted:
-                return candidate
-        return None
+        return None if outcome.winner is None else candidates[outcome.winner]
 
     def _candidates(
         self, provider: PatchProvider, fault: Fault, attempts: list[Attempt]
@@ -153,6 +175,7 @@ class HealSession:
             return False, lint_result.reason
         patched = state.snapshot.with_overlay({e.path: e.after.encode() for e in candidate.edits})
         result = check_tests(fault, patched, state, self.backend, self.settings.test_timeout)
+        self.flaky.update(result.flaky)
         return result.passed, result.reason
 
     def _accept(
@@ -182,7 +205,9 @@ class HealSession:
             Snapshot(repository.archive(sha)),
             self.workspace.root,
             self.settings.test_timeout,
+            self.baselines,
         )
+        verified = self._quarantine(verified)
         problem = _verification_problem(fault, state, verified)
         if problem is None:
             outcome = FaultOutcome(
@@ -207,7 +232,7 @@ def _verification_problem(fault: Fault, before: TreeState, after: TreeState) -> 
         return problem.replace("on the unpatched code", "on the committed fix")
     if fault.id in {f.id for f in after.faults} or fault.test_id in after.run.failed():
         return f"the fault is still present after the commit: {fault.summary}"
-    regressions = sorted(before.run.passed() - after.run.passed())
+    regressions = sorted(before.run.passed() - after.run.passed() - before.flaky - after.flaky)
     if regressions:
         listed = ", ".join(regressions[:5])
         return f"{len(regressions)} test(s) that passed before fail after the commit: {listed}"
