@@ -18,8 +18,9 @@ from kernel import lint
 from kernel.faults import Fault, LintDiagnostic, file_reader, lint_faults, test_faults
 from patches.types import Candidate, FaultKind
 from sandbox.backend import RunPlan, SandboxBackend
+from sandbox.baseline import Baseline, BaselineCache, confirm_regressions
 from sandbox.results import RunStatus, TestRun
-from sandbox.validation import judge
+from sandbox.validation import Verdict, judge
 from sandbox.workspace import Snapshot
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ class TreeState:
     run: TestRun
     diagnostics: tuple[LintDiagnostic, ...]
     faults: tuple[Fault, ...]
+    flaky: frozenset[str] = frozenset()  # quarantined tests: never a fault or a regression
 
 
 @dataclass(frozen=True)
@@ -38,17 +40,32 @@ class CheckResult:
     passed: bool
     reason: str
     run: TestRun | None = None
+    flaky: tuple[str, ...] = ()  # tests that failed once and passed on a rerun
 
 
-def observe(backend: SandboxBackend, snapshot: Snapshot, root: Path, timeout: float) -> TreeState:
+def observe(
+    backend: SandboxBackend,
+    snapshot: Snapshot,
+    root: Path,
+    timeout: float,
+    baselines: BaselineCache | None = None,
+) -> TreeState:
     """Run the suite and ruff on one tree and collect its faults.
 
-    ``root`` is a checkout of the same tree, which ruff reads.
+    ``root`` is a checkout of the same tree, which ruff reads. With
+    ``baselines`` the suite result comes from that cache, which also finds
+    the flaky tests; their failures are not faults.
     """
-    run = backend.run(snapshot, RunPlan(full_suite=True, timeout=timeout))
+    if baselines is None:
+        baseline = Baseline(backend.run(snapshot, RunPlan(full_suite=True, timeout=timeout)))
+    else:
+        baseline = baselines.get(snapshot, timeout)
     diagnostics = tuple(lint.check_tree(root))
-    faults = lint_faults(list(diagnostics), file_reader(root)) + test_faults(run, root)
-    return TreeState(snapshot, run, diagnostics, tuple(_by_priority(faults)))
+    tests = [f for f in test_faults(baseline.run, root) if f.test_id not in baseline.flaky]
+    faults = lint_faults(list(diagnostics), file_reader(root)) + tests
+    return TreeState(
+        snapshot, baseline.run, diagnostics, tuple(_by_priority(faults)), baseline.flaky
+    )
 
 
 def _by_priority(faults: list[Fault]) -> list[Fault]:
@@ -112,14 +129,36 @@ def check_tests(
     """Run the suite on ``snapshot`` and judge it against the baseline in ``state``."""
     targets = (fault.test_id,) if fault.test_id else ()
     run = backend.run(snapshot, RunPlan(targets=targets, full_suite=True, timeout=timeout))
-    verdict = judge(state.run, run, targets)
+    verdict = judge(state.run, run, targets, quarantined=state.flaky)
+    flaky: tuple[str, ...] = ()
+    if _only_regressions(verdict, run):
+        # A test can fail once by chance, so it counts as a regression only
+        # when it fails again in a fresh sandbox.
+        confirmation = confirm_regressions(backend, snapshot, verdict.regressions, timeout)
+        flaky = confirmation.flaky
+        verdict = judge(state.run, run, targets, quarantined=state.flaky | frozenset(flaky))
     if not verdict.accepted:
-        return CheckResult(False, verdict.reason, run)
+        return CheckResult(False, verdict.reason, run, flaky)
     if fault.kind is FaultKind.COLLECTION:
         still_broken = {error.nodeid for error in run.collection_errors}
         if fault.module in still_broken:
-            return CheckResult(False, f"{fault.module} still fails to collect", run)
-    return CheckResult(True, verdict.summary, run)
+            return CheckResult(False, f"{fault.module} still fails to collect", run, flaky)
+    summary = verdict.summary
+    if flaky:
+        summary += f"; quarantined as flaky: {', '.join(flaky)}"
+    return CheckResult(True, summary, run, flaky)
+
+
+def _only_regressions(verdict: Verdict, run: TestRun) -> bool:
+    """Whether the candidate is rejected for broken tests alone, which a rerun may clear."""
+    collection_errors = {error.nodeid for error in run.collection_errors}
+    broken_tests = [nodeid for nodeid in verdict.regressions if nodeid not in collection_errors]
+    return (
+        not verdict.accepted
+        and run.status is RunStatus.COMPLETED
+        and not verdict.still_failing
+        and len(broken_tests) == len(verdict.regressions) > 0
+    )
 
 
 _STATUS_PHRASES = {

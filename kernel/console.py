@@ -96,3 +96,10 @@ class Reporter:
             f"{count} fix(es) {verb}{where}; {len(report.remaining)} fault(s) remain. "
             f"Sandbox: {report.sandbox}; providers: {', '.join(report.providers)}."
         )
+        if report.flaky:
+            listed = escape(", ".join(report.flaky[:5]))
+            more = f" and {len(report.flaky) - 5} more" if len(report.flaky) > 5 else ""
+            self.console.print(
+                f"[yellow]flaky[/] quarantined (not patched, not counted as regressions): "
+                f"{listed}{more}"
+            )

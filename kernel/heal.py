@@ -40,6 +40,8 @@ from patches.guards import GuardPolicy, check_candidate
 from patches.provider import PatchProvider
 from patches.types import Candidate, FaultKind, Usage
 from sandbox.backend import SandboxBackend
+from sandbox.baseline import BaselineCache
+from sandbox.pool import first_accepted
 from sandbox.workspace import Snapshot
 
 logger = logging.getLogger(__name__)
@@ -78,6 +80,8 @@ class HealSession:
     disabled: dict[str, str] = field(default_factory=dict)
     # Faults that a fix for another fault also removed, waiting to be reported.
     resolved: list[FaultOutcome] = field(default_factory=list)
+    flaky: set[str] = field(default_factory=set)  # quarantined tests, reported at the end
+    baselines: BaselineCache | None = None
 
     def run(
         self,
@@ -94,7 +98,12 @@ class HealSession:
         which ``select`` returns True are tried, when it is given.
         """
         self._stage("detect", "running the test suite in the sandbox and ruff")
-        state = observe(self.backend, snapshot, self.workspace.root, self.settings.test_timeout)
+        if self.baselines is None:
+            self.baselines = BaselineCache(self.backend)
+        state = observe(
+            self.backend, snapshot, self.workspace.root, self.settings.test_timeout, self.baselines
+        )
+        state = self._quarantine(state)
         state = replace(state, faults=(*extra_faults, *state.faults))
         baseline = _summarise(state)
         problem = usable_baseline(state.run)
@@ -134,12 +143,19 @@ class HealSession:
             outcomes=tuple(outcomes),
             remaining=tuple(remaining),
             usage=self.usage,
+            flaky=tuple(sorted(self.flaky)),
         )
 
     def _stage(self, stage: str, text: str) -> None:
         """Report the start of ``stage``; a signal the handler could not deliver is raised here."""
         checkpoint(stage)
         self.reporter.step(stage, text)
+
+    def _quarantine(self, state: TreeState) -> TreeState:
+        """Record the state's flaky tests and drop every fault of a test known to be flaky."""
+        self.flaky |= state.flaky
+        kept = tuple(fault for fault in state.faults if fault.test_id not in self.flaky)
+        return replace(state, faults=kept)
 
     def _heal_fault(self, fault: Fault, state: TreeState) -> tuple[FaultOutcome, TreeState]:
         missing = missing_package(fault, self.workspace.root)
@@ -164,19 +180,30 @@ class HealSession:
     def _first_accepted(
         self, fault: Fault, candidates: list[Candidate], state: TreeState, attempts: list[Attempt]
     ) -> Candidate | None:
-        """Validate ``candidates`` in order and return the first accepted one.
+        """Validate ``candidates`` in parallel and return the first accepted one in their order.
 
-        Every verdict is appended to ``attempts``, so the accepted candidate's
-        attempt is the last one.
+        The verdicts up to the accepted candidate are appended to ``attempts``
+        in order, so the accepted candidate's attempt is the last one. Later
+        candidates still running are cancelled and not recorded.
         """
-        # TODO: validate candidates in parallel, bounded by cores and memory.
-        for candidate in candidates:
-            accepted, reason = self._validate(fault, candidate, state)
+        if not candidates:
+            return None
+        # The stage checkpoint runs here, in the main thread, because signals
+        # are delivered there and the validations below run in worker threads.
+        self._stage("validate", f"{len(candidates)} candidate(s) for {fault.id}")
+        outcome = first_accepted(
+            candidates,
+            lambda candidate: self._validate(fault, candidate, state),
+            lambda verdict: verdict[0],
+            workers=self.backend.parallel_limit(),
+            cancel=self.backend.cancel,
+        )
+        counted = len(candidates) if outcome.winner is None else outcome.winner + 1
+        for candidate, verdict in zip(candidates[:counted], outcome.results[:counted], strict=True):
+            accepted, reason = verdict if verdict is not None else (False, "not validated")
             attempts.append(_attempt(candidate, accepted, reason))
             self.reporter.candidate(candidate, accepted, reason)
-            if accepted:
-                return candidate
-        return None
+        return None if outcome.winner is None else candidates[outcome.winner]
 
     def _candidates(
         self, provider: PatchProvider, fault: Fault, attempts: list[Attempt]
@@ -214,13 +241,16 @@ class HealSession:
             yield candidate
 
     def _validate(self, fault: Fault, candidate: Candidate, state: TreeState) -> tuple[bool, str]:
-        self._stage("validate", f"{candidate.summary} ({_lines(candidate.changed_lines)})")
+        self.reporter.step("validate", f"{candidate.summary} ({_lines(candidate.changed_lines)})")
         lint_result = check_lint(fault, candidate, state, self.workspace.root)
         if not lint_result.passed:
             return False, lint_result.reason
         patched = state.snapshot.with_overlay({e.path: e.after.encode() for e in candidate.edits})
         result = check_tests(fault, patched, state, self.backend, self.settings.test_timeout)
-        if not result.passed or fault.kind is not FaultKind.CRASH:
+        self.flaky.update(result.flaky)
+        if not result.passed:
+            return result.passed, result.reason
+        if fault.kind is not FaultKind.CRASH:
             return result.passed, result.reason
         if self.reproducer is None:
             return False, "crash faults need the program's command to validate a fix"
@@ -277,7 +307,9 @@ class HealSession:
             Snapshot(repository.archive(sha)),
             self.workspace.root,
             self.settings.test_timeout,
+            self.baselines,
         )
+        verified = self._quarantine(verified)
         problem = _verification_problem(fault, state, verified)
         if problem is None and fault.kind is FaultKind.CRASH and self.reproducer is not None:
             reproduced = self.reproducer.check(fault, verified.snapshot)
@@ -332,7 +364,7 @@ def _verification_problem(fault: Fault, before: TreeState, after: TreeState) -> 
         return problem.replace("on the unpatched code", "on the committed fix")
     if fault.id in {f.id for f in after.faults} or fault.test_id in after.run.failed():
         return f"the fault is still present after the commit: {fault.summary}"
-    regressions = sorted(before.run.passed() - after.run.passed())
+    regressions = sorted(before.run.passed() - after.run.passed() - before.flaky - after.flaky)
     if regressions:
         listed = ", ".join(regressions[:5])
         return f"{len(regressions)} test(s) that passed before fail after the commit: {listed}"

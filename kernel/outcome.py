@@ -71,6 +71,7 @@ class HealReport:
     outcomes: tuple[FaultOutcome, ...] = ()
     remaining: tuple[Fault, ...] = ()  # faults still present when the heal ended
     usage: Usage = field(default_factory=Usage)
+    flaky: tuple[str, ...] = ()  # tests quarantined because their outcome changed between runs
 
     @property
     def exit_code(self) -> int:
@@ -90,6 +91,7 @@ def report_to_dict(report: HealReport) -> dict:
         "baseline": vars(report.baseline).copy(),
         "faults": [_outcome_to_dict(outcome) for outcome in report.outcomes],
         "remaining": [_fault_to_dict(fault) for fault in report.remaining],
+        "flaky": list(report.flaky),
         "usage": _usage_to_dict(report.usage),
         "exit_code": report.exit_code,
     }

@@ -9,18 +9,23 @@ from sandbox.command import CommandPlan, CommandResult
 from sandbox.results import TestRun
 from sandbox.workspace import Snapshot
 
+# The detail of a TestRun whose run was stopped by ``SandboxBackend.cancel``.
+CANCELLED_DETAIL = "cancelled: the run was stopped because its result is no longer needed"
+
 
 @dataclass(frozen=True)
 class RunPlan:
     """What to run in one sandbox.
 
-    When ``targets`` is not empty they run first and stop at the first
-    failure; the whole suite runs after them only if ``full_suite`` is set and
-    every target passed.
+    When ``targets`` is not empty they run first and, unless
+    ``stop_at_first_failure`` is off, stop at the first failure. The whole
+    suite runs after them only if ``full_suite`` is set and every target
+    passed.
     """
 
     targets: tuple[str, ...] = ()
     full_suite: bool = True
+    stop_at_first_failure: bool = True
     timeout: float = 300.0  # seconds of wall-clock time for the whole run
 
 
@@ -40,6 +45,18 @@ class SandboxBackend(Protocol):
 
     def run_command(self, snapshot: Snapshot, plan: CommandPlan) -> CommandResult:
         """Run a program under the crash-recording bootstrap; its crash is in the result."""
+        ...
+
+    def cancel(self) -> None:
+        """Stop every run in progress, from any thread.
+
+        Each of their ``run`` calls returns an INVALID TestRun whose detail says
+        it was cancelled.
+        """
+        ...
+
+    def parallel_limit(self) -> int:
+        """Return how many runs this machine can take at once (cores and memory)."""
         ...
 
     def close(self) -> None: ...

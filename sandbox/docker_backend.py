@@ -1,11 +1,22 @@
 """Run a snapshot's tests in a fresh, locked-down Docker container.
 
 Each run gets its own container: no network, no capabilities, a non-root
-user, limits on memory, processes and CPU, and no bind mount. The snapshot and
-the plugin are copied in with ``put_archive`` and the event file is copied out
-with ``get_archive``, so the container has no access to the user's checkout. The
-deadline is enforced from the host, and the container is removed whatever
-happens, Ctrl-C included.
+user, and limits on memory, processes and CPU. Its root filesystem is
+read-only, the workspace and ``/tmp`` are size-limited tmpfs mounts, and
+nothing is bind-mounted, so the container cannot reach the user's checkout.
+
+The daemon refuses ``put_archive`` on a read-only root filesystem, tmpfs
+mounts included, so the snapshot and the plugin reach the container as a tar
+on its standard input: a few lines of Python (``_BOOTSTRAP``) extract it and
+then run the driver. The driver writes the events to the container's standard
+error and pytest's clipped console output to its standard output, and both are
+read back from the container's log, because a tmpfs is gone once the
+container stops.
+
+The driver kills pytest at the run's deadline; the host kills the container
+``HOST_GRACE`` seconds later if it is still running. The container is removed
+whatever happens, Ctrl-C included, and :meth:`DockerBackend.cancel` kills the
+runs in progress from another thread.
 """
 
 from __future__ import annotations
@@ -15,6 +26,7 @@ import logging
 import os
 import socket
 import tarfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass, replace
@@ -25,20 +37,12 @@ import docker.errors
 import requests.exceptions
 from docker.models.containers import Container
 
-from sandbox.backend import RunPlan
-from sandbox.command import (
-    BOOTSTRAP,
-    BOOTSTRAP_NAME,
-    CRASH_FILE_VARIABLE,
-    ROOT_VARIABLE,
-    CommandPlan,
-    CommandResult,
-    parse_crash,
-)
+from sandbox.backend import CANCELLED_DETAIL, RunPlan
 from sandbox.errors import BackendUnavailable, SandboxError
 from sandbox.events import parse_events
+from sandbox.pool import worker_limit
 from sandbox.pytest_plugin import EVENTS_VARIABLE, MODULE_NAME, clip
-from sandbox.results import TestRun
+from sandbox.results import RunStatus, TestRun
 from sandbox.workspace import Snapshot
 
 logger = logging.getLogger(__name__)
@@ -50,10 +54,28 @@ RUN_LABEL = "org.llmagentos.run"
 
 SANDBOX_UID = 1000  # the image's unprivileged user, see sandbox/image/build-base.sh
 WORKSPACE = "/work"
-PLUGIN_DIR = "/opt/agentos"
-EVENTS_PATH = "/tmp/agentos-events.jsonl"
-CRASH_PATH = "/tmp/agentos-crash.json"
+PLUGIN_DIR = "/tmp/agentos"
+EVENTS_FD = 3  # the bootstrap makes this a copy of the container's standard error
 KILL_GRACE = 10.0  # seconds to wait for a killed container to stop
+HOST_GRACE = 15.0  # seconds past the driver's deadline before the host kills the container
+LOG_LIMIT = "64m"  # of the container log, which carries the events and the clipped output
+
+# Runs as the container's command: extract the tar from standard input, move
+# standard error to fd 3 for the events (so stray text on standard error lands
+# in the console output instead), then replace itself with the driver.
+_BOOTSTRAP = """\
+import io, os, sys, tarfile
+data = sys.stdin.buffer.read()
+with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+    archive.extractall("/")
+null = os.open(os.devnull, os.O_RDONLY)
+os.dup2(null, 0)
+os.dup2(2, 3)
+os.dup2(1, 2)
+os.chdir("{workspace}")
+driver = "{plugin_dir}/{module}.py"
+os.execv(sys.executable, [sys.executable, driver] + sys.argv[1:])
+"""
 _START_HINT = "start the daemon (for example 'dockerd &' or 'systemctl start docker')"
 _BUILD_HINT = "build the image with sandbox/image/build-base.sh"
 
@@ -83,30 +105,66 @@ class DockerBackend:
         memory: str = "1g",
         pids: int = 256,
         cpus: float = 1.0,
+        workspace_size: str = "512m",
+        tmp_size: str = "256m",
         output_limit: int = 200_000,
+        host_grace: float = HOST_GRACE,
         client: docker.DockerClient | None = None,
     ) -> None:
         self.image = image
         self.memory = memory
         self.pids = pids
         self.cpus = cpus
+        self.workspace_size = workspace_size  # tmpfs sizes count against ``memory``
+        self.tmp_size = tmp_size
         self.output_limit = output_limit
+        self.host_grace = host_grace
         self._owns_client = client is None
         self._client = client if client is not None else _connect()
-        self._plugin_archive = _plugin_archive()
+        self._plugin_source = Path(__file__).with_name("pytest_plugin.py").read_bytes()
+        self._running: dict[str, Container] = {}  # run id -> container, for cancel()
+        self._lock = threading.Lock()
+        self._cancelled: set[str] = set()
+        self._generation = 0  # counts cancel() calls, to catch runs that start during one
 
     def run(self, snapshot: Snapshot, plan: RunPlan) -> TestRun:
         """Run ``plan`` on ``snapshot``; raise SandboxError only when Docker itself fails."""
         if not plan.targets and not plan.full_suite:
             raise ValueError("the run plan has no targets and full_suite is off: nothing to run")
         run_id = uuid.uuid4().hex[:12]
-        workspace_archive = snapshot.to_tar(
-            prefix=WORKSPACE.lstrip("/"), uid=SANDBOX_UID, gid=SANDBOX_UID
-        )
+        archive = self._input_archive(snapshot)
+        with self._lock:
+            generation = self._generation
 
-        finished = self._run_container(
-            _pytest_command(plan), _PYTEST_ENVIRONMENT, workspace_archive, plan.timeout, run_id
-        )
+        container = None
+        try:
+            container = self._create(plan, run_id)
+            with self._lock:
+                self._running[run_id] = container
+                if self._generation != generation:
+                    # cancel() ran while the container was being created.
+                    self._cancelled.add(run_id)
+            if self._was_cancelled(run_id):
+                return _cancelled_run(self.name)
+            finished = self._execute(container, archive, plan.timeout + self.host_grace, run_id)
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as error:
+            if self._was_cancelled(run_id):
+                return _cancelled_run(self.name)
+            raise _translate(error, self.image, run_id) from error
+        finally:
+            with self._lock:
+                self._running.pop(run_id, None)
+                cancelled = run_id in self._cancelled
+                self._cancelled.discard(run_id)
+            if container is not None:
+                _remove(container)
+            else:
+                # An interrupt can land after the daemon created the container
+                # but before create() returned it.
+                _remove_run(self._client, run_id)
+        if cancelled:
+            return _cancelled_run(self.name)
+
         run = parse_events(
             finished.events,
             finished.exit_code,
@@ -128,113 +186,105 @@ class DockerBackend:
         )
         return run
 
+    def cancel(self) -> None:
+        """Kill every run of this backend in progress; their ``run`` calls return INVALID.
+
+        Runs that start after this call are not affected.
+        """
+        with self._lock:
+            running = dict(self._running)
+            self._cancelled.update(running)
+            self._generation += 1
+        for run_id, container in running.items():
+            logger.info("sandbox %s: cancelling container %s", run_id, container.short_id)
+            _remove(container)
+
+    def parallel_limit(self) -> int:
+        return worker_limit(_parse_size(self.memory), self.cpus)
+
     def close(self) -> None:
         if self._owns_client:
             self._client.close()
 
-    def run_command(self, snapshot: Snapshot, plan: CommandPlan) -> CommandResult:
-        """Run a program under the bootstrap in a fresh container; its crash is in the result."""
-        run_id = uuid.uuid4().hex[:12]
-        workspace_archive = snapshot.to_tar(
-            prefix=WORKSPACE.lstrip("/"), uid=SANDBOX_UID, gid=SANDBOX_UID
-        )
-        command = ["python3", f"{PLUGIN_DIR}/{BOOTSTRAP_NAME}", *plan.arguments]
-        environment = {
-            **plan.environment,
-            "HOME": "/tmp",
-            "LANG": "C.UTF-8",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONUNBUFFERED": "1",
-            CRASH_FILE_VARIABLE: CRASH_PATH,
-            ROOT_VARIABLE: WORKSPACE,
-        }
-        working_dir = f"{WORKSPACE}/{plan.cwd}".rstrip("/")
-        finished = self._run_container(
-            command, environment, workspace_archive, plan.timeout, run_id, CRASH_PATH, working_dir
-        )
-        logger.info(
-            "sandbox %s: command exited with %s in %.1f s",
-            run_id,
-            "a timeout" if finished.timed_out else finished.exit_code,
-            finished.duration,
-        )
-        return CommandResult(
-            exit_code=finished.exit_code,
-            timed_out=finished.timed_out,
-            crash=parse_crash(finished.events),
-            output=finished.output,
-            duration=finished.duration,
-        )
+    def _was_cancelled(self, run_id: str) -> bool:
+        with self._lock:
+            return run_id in self._cancelled
 
-    def _run_container(
-        self,
-        command: list[str],
-        environment: dict[str, str],
-        workspace_archive: bytes,
-        timeout: float,
-        run_id: str,
-        result_path: str = EVENTS_PATH,
-        working_dir: str = WORKSPACE,
-    ) -> _Finished:
-        """Run ``command`` in a new container and read ``result_path`` back; remove it after."""
-        container = None
-        try:
-            container = self._create(command, environment, run_id, working_dir)
-            return self._execute(container, workspace_archive, timeout, run_id, result_path)
-        except docker.errors.ImageNotFound as error:
-            raise BackendUnavailable(
-                f"sandbox image {self.image} not found; {_BUILD_HINT}"
-            ) from error
-        except docker.errors.APIError as error:
-            raise SandboxError(f"Docker failed during sandbox run {run_id}: {error}") from error
-        except (docker.errors.DockerException, requests.exceptions.ConnectionError) as error:
-            raise BackendUnavailable(
-                f"lost the Docker daemon during sandbox run {run_id} ({error}); {_START_HINT}"
-            ) from error
-        finally:
-            if container is not None:
-                _remove(container)
-            else:
-                # An interrupt can land after the daemon created the container
-                # but before create() returned it.
-                _remove_run(self._client, run_id)
+    def _input_archive(self, snapshot: Snapshot) -> bytes:
+        """Return one tar with the workspace and the plugin, for the bootstrap to extract at /."""
+        archive = snapshot.to_tar(prefix=WORKSPACE.lstrip("/"), uid=SANDBOX_UID, gid=SANDBOX_UID)
+        buffer = io.BytesIO()
+        with (
+            tarfile.open(fileobj=io.BytesIO(archive)) as source,
+            tarfile.open(fileobj=buffer, mode="w") as target,
+        ):
+            for member in source.getmembers():
+                target.addfile(member, source.extractfile(member) if member.isfile() else None)
+            _add_plugin(target, self._plugin_source)
+        return buffer.getvalue()
 
     def _execute(
-        self,
-        container: Container,
-        workspace_archive: bytes,
-        timeout: float,
-        run_id: str,
-        result_path: str,
+        self, container: Container, archive: bytes, deadline: float, run_id: str
     ) -> _Finished:
-        container.put_archive("/", workspace_archive)
-        container.put_archive("/", self._plugin_archive)
-
         logger.info("sandbox %s: starting container %s", run_id, container.short_id)
         started = time.monotonic()
-        container.start()
-        exit_code, timed_out = _wait(container, timeout)
+        stdin = container.attach_socket(params={"stdin": 1, "stream": 1})
+        try:
+            container.start()
+            _send(stdin, archive)
+        finally:
+            stdin.close()
+        exit_code, timed_out = _wait(container, deadline)
         duration = time.monotonic() - started
 
         return _Finished(
             exit_code=exit_code,
             timed_out=timed_out,
             duration=duration,
-            events=_read_file(container, result_path),
-            output=_read_logs(container, self.output_limit),
+            events=_read_log(container, stdout=False, stderr=True),
+            # The driver already clipped it; this only bounds what arrives anyway.
+            output=clip(_read_log(container, stdout=True, stderr=False), 2 * self.output_limit),
             out_of_memory=_out_of_memory(container),
         )
 
-    def _create(
-        self, command: list[str], environment: dict[str, str], run_id: str, working_dir: str
-    ) -> Container:
+    def _create(self, plan: RunPlan, run_id: str) -> Container:
+        # The driver runs by path rather than with -m, so that the workspace is
+        # not first on its sys.path and a module of the repository cannot
+        # shadow one of the standard library that the driver imports.
+        bootstrap = _BOOTSTRAP.format(
+            workspace=WORKSPACE, plugin_dir=PLUGIN_DIR, module=MODULE_NAME
+        )
+        command = ["python3", "-c", bootstrap]
+        command.extend(["--timeout", f"{plan.timeout:g}", "--output-limit", str(self.output_limit)])
+        command.append("--own-process-group")
+        if plan.full_suite:
+            command.append("--full-suite")
+        if not plan.stop_at_first_failure:
+            command.append("--keep-going")
+        command.extend(["--", *plan.targets])
+        tmpfs_options = f"uid={SANDBOX_UID},gid={SANDBOX_UID},mode=0755,exec,nosuid,nodev"
         return self._client.containers.create(
             self.image,
             command=command,
             user=f"{SANDBOX_UID}:{SANDBOX_UID}",
-            working_dir=working_dir,
-            # Only what the run needs: nothing of the host's environment enters.
-            environment=environment,
+            working_dir="/",
+            stdin_open=True,
+            read_only=True,
+            tmpfs={
+                WORKSPACE: f"size={self.workspace_size},{tmpfs_options}",
+                "/tmp": f"size={self.tmp_size},{tmpfs_options}",
+            },
+            # docker-init as PID 1 reaps the zombies that a fork bomb leaves.
+            init=True,
+            # Only what pytest needs: nothing of the host's environment enters.
+            environment={
+                EVENTS_VARIABLE: f"fd:{EVENTS_FD}",
+                "PYTHONPATH": PLUGIN_DIR,
+                "HOME": "/tmp",
+                "LANG": "C.UTF-8",
+                "PYTHONDONTWRITEBYTECODE": "1",
+                "PYTHONUNBUFFERED": "1",
+            },
             network_mode="none",
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
@@ -243,7 +293,7 @@ class DockerBackend:
             pids_limit=self.pids,
             nano_cpus=int(self.cpus * 1e9),
             # Bounds what a chatty test can write to the daemon's disk.
-            log_config={"type": "json-file", "config": {"max-size": "10m", "max-file": "1"}},
+            log_config={"type": "json-file", "config": {"max-size": LOG_LIMIT, "max-file": "1"}},
             labels={
                 SANDBOX_LABEL: "1",
                 PID_LABEL: str(os.getpid()),
@@ -253,43 +303,19 @@ class DockerBackend:
         )
 
 
-def _pytest_command(plan: RunPlan) -> list[str]:
-    # Run by path rather than with -m, so that the workspace is not first on
-    # the driver's sys.path and a module of the repository cannot shadow
-    # one of the standard library that the driver imports.
-    command = ["python3", f"{PLUGIN_DIR}/{MODULE_NAME}.py"]
-    if plan.full_suite:
-        command.append("--full-suite")
-    command.extend(["--", *plan.targets])
-    return command
-
-
-# Only what pytest needs: nothing of the host's environment enters.
-_PYTEST_ENVIRONMENT = {
-    EVENTS_VARIABLE: EVENTS_PATH,
-    "PYTHONPATH": PLUGIN_DIR,
-    "HOME": "/tmp",
-    "LANG": "C.UTF-8",
-    "PYTHONDONTWRITEBYTECODE": "1",
-    "PYTHONUNBUFFERED": "1",
-}
-
-
 def docker_available(image: str) -> str | None:
     """Return why the Docker backend cannot run with ``image``, or None when it can."""
     try:
         client = docker.from_env(timeout=5)
     except docker.errors.DockerException as error:
-        return f"no Docker daemon responds at {_daemon_address()} ({error}); {_START_HINT}"
+        return f"no Docker daemon responds ({error}); {_START_HINT}"
     try:
         client.ping()
         client.images.get(image)
     except docker.errors.ImageNotFound:
         return f"sandbox image {image} not found; {_BUILD_HINT}"
     except (docker.errors.DockerException, requests.exceptions.RequestException) as error:
-        return (
-            f"the Docker daemon at {_daemon_address()} failed to respond ({error}); {_START_HINT}"
-        )
+        return f"the Docker daemon failed to respond ({error}); {_START_HINT}"
     finally:
         client.close()
     return None
@@ -307,8 +333,12 @@ def sweep_leftovers(client: docker.DockerClient | None = None) -> int:
         client = _connect()
     removed = 0
     try:
-        for container in client.containers.list(all=True, filters={"label": f"{SANDBOX_LABEL}=1"}):
-            if _is_leftover(container):
+        # The plain listing, without inspecting each container: one that another
+        # process removes meanwhile would make an inspection fail.
+        found = client.api.containers(all=True, filters={"label": f"{SANDBOX_LABEL}=1"})
+        for entry in found:
+            if _is_leftover(entry.get("Labels") or {}, str(entry.get("State", ""))):
+                container = client.containers.prepare_model({"Id": entry["Id"]})
                 logger.info("removing leftover sandbox container %s", container.short_id)
                 _remove(container)
                 removed += 1
@@ -322,27 +352,18 @@ def sweep_leftovers(client: docker.DockerClient | None = None) -> int:
     return removed
 
 
-def _daemon_address() -> str:
-    """Return where the Docker client looks for the daemon, as the user configured it."""
-    configured = os.environ.get("DOCKER_HOST")
-    return f"DOCKER_HOST={configured}" if configured else "the default socket /var/run/docker.sock"
-
-
 def _connect() -> docker.DockerClient:
     try:
         return docker.from_env(timeout=30)
     except docker.errors.DockerException as error:
-        raise BackendUnavailable(
-            f"no Docker daemon responds at {_daemon_address()} ({error}); {_START_HINT}"
-        ) from error
+        raise BackendUnavailable(f"no Docker daemon responds ({error}); {_START_HINT}") from error
 
 
-def _is_leftover(container: Container) -> bool:
-    labels = container.labels or {}
+def _is_leftover(labels: dict[str, str], state: str) -> bool:
     if labels.get(HOST_LABEL) != socket.gethostname():
         # NOTE: the creating process cannot be seen from here, so a stopped
         # container whose results another host is still reading may be removed.
-        return container.status in ("exited", "dead")
+        return state in ("exited", "dead")
     try:
         os.kill(int(labels.get(PID_LABEL, "")), 0)
     except (ValueError, ProcessLookupError):
@@ -352,22 +373,24 @@ def _is_leftover(container: Container) -> bool:
     return False
 
 
-def _plugin_archive() -> bytes:
-    """Build a tar of the plugin and the bootstrap, named so as not to clash with the repository."""
-    files = {
-        f"{MODULE_NAME}.py": Path(__file__).with_name("pytest_plugin.py").read_bytes(),
-        BOOTSTRAP_NAME: BOOTSTRAP.read_bytes(),
-    }
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        folder = tarfile.TarInfo(PLUGIN_DIR.lstrip("/"))
-        folder.type, folder.mode = tarfile.DIRTYPE, 0o755
-        archive.addfile(folder)
-        for name, source in files.items():
-            member = tarfile.TarInfo(f"{PLUGIN_DIR.lstrip('/')}/{name}")
-            member.size, member.mode = len(source), 0o644
-            archive.addfile(member, io.BytesIO(source))
-    return buffer.getvalue()
+def _add_plugin(target: tarfile.TarFile, source: bytes) -> None:
+    """Add the plugin under a name that cannot clash with the repository's modules."""
+    folder = tarfile.TarInfo(PLUGIN_DIR.lstrip("/"))
+    folder.type, folder.mode = tarfile.DIRTYPE, 0o555
+    folder.uid = folder.gid = SANDBOX_UID
+    member = tarfile.TarInfo(f"{PLUGIN_DIR.lstrip('/')}/{MODULE_NAME}.py")
+    member.size, member.mode = len(source), 0o444
+    member.uid = member.gid = SANDBOX_UID
+    # The file comes before its read-only folder, which tarfile then chmods last.
+    target.addfile(member, io.BytesIO(source))
+    target.addfile(folder)
+
+
+def _send(stdin: socket.SocketIO, data: bytes) -> None:
+    """Write ``data`` to an attached standard input and close it, so the bootstrap sees EOF."""
+    raw = stdin._sock  # type: ignore[attr-defined]  # docker-py returns a SocketIO over a socket
+    raw.sendall(data)
+    raw.shutdown(socket.SHUT_WR)
 
 
 def _wait(container: Container, timeout: float) -> tuple[int | None, bool]:
@@ -386,22 +409,8 @@ def _wait(container: Container, timeout: float) -> tuple[int | None, bool]:
     return None, True
 
 
-def _read_file(container: Container, path: str) -> str:
-    """Return a file's text from a stopped container, or "" when it does not exist."""
-    try:
-        chunks, _ = container.get_archive(path)
-    except docker.errors.NotFound:
-        return ""
-    with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as archive:
-        member = archive.next()
-        extracted = archive.extractfile(member) if member is not None else None
-        data = extracted.read() if extracted is not None else b""
-    return data.decode("utf-8", errors="replace")
-
-
-def _read_logs(container: Container, limit: int) -> str:
-    text = container.logs(stdout=True, stderr=True).decode("utf-8", errors="replace")
-    return clip(text, limit)
+def _read_log(container: Container, *, stdout: bool, stderr: bool) -> str:
+    return container.logs(stdout=stdout, stderr=stderr).decode("utf-8", errors="replace")
 
 
 def _out_of_memory(container: Container) -> bool:
@@ -426,6 +435,33 @@ def _remove(container: Container) -> None:
     except (docker.errors.APIError, requests.exceptions.RequestException) as error:
         # Cleanup must not hide the run's own error; sweep_leftovers retries at next start.
         logger.warning("failed to remove sandbox container %s: %s", container.short_id, error)
+
+
+def _translate(error: Exception, image: str, run_id: str) -> SandboxError:
+    if isinstance(error, docker.errors.ImageNotFound):
+        return BackendUnavailable(f"sandbox image {image} not found; {_BUILD_HINT}")
+    if isinstance(error, docker.errors.APIError):
+        return SandboxError(f"Docker failed during sandbox run {run_id}: {error}")
+    return BackendUnavailable(
+        f"lost the Docker daemon during sandbox run {run_id} ({error}); {_START_HINT}"
+    )
+
+
+def _parse_size(size: str) -> int | None:
+    """Return a Docker size such as "512m" or "1g" in bytes, or None when it does not parse."""
+    units = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+    text = size.strip().lower()
+    factor = units.get(text[-1:], None)
+    number = text[:-1] if factor is not None else text
+    try:
+        return int(float(number) * (factor or 1))
+    except ValueError:
+        return None
+
+
+def _cancelled_run(backend: str) -> TestRun:
+    detail = CANCELLED_DETAIL
+    return TestRun(RunStatus.INVALID, None, backend=backend, detail=detail)
 
 
 def _with_detail(run: TestRun, note: str) -> TestRun:

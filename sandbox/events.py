@@ -6,6 +6,7 @@ exit code disagree is never reported as a clean pass:
 
     what the stream shows                         status     why
     no session_start                              INVALID    pytest never ran the suite
+    phase_timeout                                 TIMED_OUT  the driver killed it at its deadline
     session_start without session_finish          CRASHED    it died part-way
     session_finish, process died from a signal    CRASHED    it died at shutdown
     session_finish, other exit code               INVALID    the two disagree
@@ -55,6 +56,7 @@ class _Phase:
     session_started: bool = False
     exit_status: int | None = None  # pytest's own, from session_finish
     internal_error: str = ""
+    timed_out_after: float | None = None  # seconds, when the driver killed it at its deadline
     results: dict[str, TestResult] = field(default_factory=dict)
     started: list[str] = field(default_factory=list)
     finished: set[str] = field(default_factory=set)
@@ -194,6 +196,8 @@ def _apply(phase: _Phase, event: dict[str, Any]) -> None:
     kind = event["event"]
     if kind == "phase_end":
         phase.exit_code = _int(event.get("exit_code"))
+    elif kind == "phase_timeout":
+        phase.timed_out_after = _float(event.get("seconds"))
     elif kind == "session_start":
         phase.session_started = True
     elif kind == "session_finish":
@@ -247,6 +251,15 @@ def _apply_report(phase: _Phase, event: dict[str, Any]) -> None:
 def _check_phase(phase: _Phase, output: str) -> _Verdict:
     code = phase.exit_code
     label = f"pytest ({phase.name} phase)"
+    if phase.timed_out_after is not None:
+        running = phase.running_test()
+        where = f" while running {running}" if running else ""
+        return _Verdict(
+            RunStatus.TIMED_OUT,
+            f"{label} was killed at the deadline of {phase.timed_out_after:g} s{where}",
+            running,
+            phase.interrupted_phase(running) if running else "call",
+        )
     if not phase.session_started:
         if code is None:
             return _Verdict(RunStatus.INVALID, f"{label} never started a session" + _tail(output))

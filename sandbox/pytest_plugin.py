@@ -7,16 +7,20 @@ distinctive name keeps it from clashing with any module of the repository
 under test.
 
 As a plugin (``pytest -p agentos_pytest_plugin``) it appends one JSON object
-per line to the file named by ``AGENTOS_EVENTS`` and flushes each line at once,
-so a run that dies part-way still shows how far it got. As a program
+per line to the file named by ``AGENTOS_EVENTS`` (or, for ``fd:N``, to the
+inherited file descriptor N) and flushes each line at once, so a run that
+dies part-way still shows how far it got. As a program
 (``python -m agentos_pytest_plugin``) it runs the targets with ``-x`` and then,
-when they all pass and ``--full-suite`` is given, the whole suite.
+when they all pass and ``--full-suite`` is given, the whole suite. With
+``--timeout`` it kills pytest at that deadline, and with ``--output-limit`` it
+keeps only the head and tail of pytest's console output.
 
 Events, by their ``event`` key:
 
     phase_start       phase                      written by the driver
     phase_end         phase, exit_code           the pytest process's exit code
     phase_skipped     phase, reason              the suite phase did not run
+    phase_timeout     phase, seconds             the driver killed pytest at its deadline
     session_start     pytest, rootdir, python, pid
     collection_error  nodeid, exc_type, message, frames, longrepr
     test_start        nodeid
@@ -37,8 +41,11 @@ import importlib
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
+import threading
+import time
 import traceback
 from pathlib import Path
 from typing import IO, Any
@@ -53,15 +60,27 @@ SUITE_PHASE = "suite"
 MAX_MESSAGE = 2_000  # characters of an exception message
 MAX_LONGREPR = 4_000  # characters of pytest's own failure text
 MAX_FRAMES = 40  # innermost frames kept from one traceback
+TIMEOUT_EXIT = 124  # the driver's exit code after killing pytest at its deadline, as timeout(1)
+READER_GRACE = 2.0  # seconds to wait for the output pipe to close once pytest is gone
 
 hookimpl = pluggy.HookimplMarker("pytest")
 
 
 class EventWriter:
-    """Append-only JSON-lines file, flushed after every line."""
+    """Append-only JSON-lines file, flushed after every line.
 
-    def __init__(self, path: str) -> None:
-        self._file: IO[str] = open(path, "a", encoding="utf-8")
+    ``target`` is a path, or ``fd:N`` for an inherited file descriptor, which
+    the writer makes non-inheritable so that processes the tests start do not
+    get it.
+    """
+
+    def __init__(self, target: str) -> None:
+        if target.startswith("fd:"):
+            descriptor = int(target[3:])
+            os.set_inheritable(descriptor, False)
+            self._file: IO[str] = open(descriptor, "a", encoding="utf-8", closefd=False)
+        else:
+            self._file = open(target, "a", encoding="utf-8")
 
     def write(self, event: str, **fields: Any) -> None:
         line = json.dumps({"event": event, **fields}, default=str)
@@ -288,27 +307,64 @@ def exception_message(error: BaseException) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the targets with -x, then the whole suite if they pass; return the exit code to report.
 
+    ``--keep-going`` drops the -x.
+
     The exit code is that of the targets phase when it failed, else that of
-    the last phase run. A pytest killed by signal N is reported as 128 + N.
+    the last phase run. A pytest killed by signal N is reported as 128 + N,
+    and a pytest killed at the deadline as TIMEOUT_EXIT.
     """
     parser = argparse.ArgumentParser(prog=f"python -m {MODULE_NAME}")
     parser.add_argument(
         "--full-suite", action="store_true", help="run the whole suite after the targets"
     )
     parser.add_argument(
+        "--timeout", type=float, default=None, help="seconds for all phases together"
+    )
+    parser.add_argument(
+        "--output-limit",
+        type=int,
+        default=None,
+        help="bytes of pytest's console output to keep (head and tail)",
+    )
+    parser.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a resource limit for the driver and pytest: as (bytes of address space), "
+        "nproc (processes), fsize (bytes of one file) or cpu (seconds)",
+    )
+    parser.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="run every target even after one fails (no -x)",
+    )
+    parser.add_argument(
+        "--own-process-group",
+        action="store_true",
+        help="run each pytest in its own process group and kill the group when it ends",
+    )
+    parser.add_argument(
         "targets", nargs="*", help="pytest node ids to run first, stopping at the first failure"
     )
     options = parser.parse_args(argv)
-    events_path = os.environ.get(EVENTS_VARIABLE)
-    if not events_path:
+    events_target = os.environ.get(EVENTS_VARIABLE)
+    if not events_target:
         parser.error(f"the environment variable {EVENTS_VARIABLE} must name the events file")
     if not options.targets and not options.full_suite:
         parser.error("nothing to run: give target node ids, --full-suite, or both")
 
-    writer = EventWriter(events_path)
+    for limit in options.limit:
+        apply_limit(parser, limit)
+
+    writer = EventWriter(events_target)
+    runner = PhaseRunner(
+        writer, events_target, options.timeout, options.output_limit, options.own_process_group
+    )
     try:
         if options.targets:
-            code = run_phase(writer, TARGETS_PHASE, ["-x", "--", *options.targets])
+            stop = [] if options.keep_going else ["-x"]
+            code = runner.run(TARGETS_PHASE, [*stop, "--", *options.targets])
             if code != 0:
                 if options.full_suite:
                     reason = f"the targets phase exited with {code}"
@@ -318,31 +374,168 @@ def main(argv: list[str] | None = None) -> int:
                 return code
         # A module that fails to import must not hide the results of all the
         # others, which pytest's default of stopping after collection does.
-        return run_phase(writer, SUITE_PHASE, ["--continue-on-collection-errors"])
+        return runner.run(SUITE_PHASE, ["--continue-on-collection-errors"])
     finally:
+        runner.flush_output()
         writer.close()
 
 
-def run_phase(writer: EventWriter, phase: str, arguments: list[str]) -> int:
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-p",
-        MODULE_NAME,
-        "-p",
-        "no:cacheprovider",
-        "-q",
-        # A fixed rootdir keeps node ids and frame paths relative to the
-        # workspace root in both phases, whatever the arguments are.
-        "--rootdir",
-        os.getcwd(),
-        *arguments,
-    ]
-    writer.write("phase_start", phase=phase)
-    code = subprocess.call(command)
-    writer.write("phase_end", phase=phase, exit_code=code)
-    return 128 - code if code < 0 else code
+class PhaseRunner:
+    """Runs one pytest process per phase under a shared deadline."""
+
+    def __init__(
+        self,
+        writer: EventWriter,
+        events_target: str,
+        timeout: float | None,
+        output_limit: int | None,
+        own_process_group: bool = False,
+    ) -> None:
+        self._writer = writer
+        self._own_group = own_process_group
+        self._events_target = events_target
+        self._deadline = time.monotonic() + timeout if timeout is not None else None
+        self._timeout = timeout
+        self._output = OutputClipper(output_limit) if output_limit is not None else None
+
+    def run(self, phase: str, arguments: list[str]) -> int:
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            MODULE_NAME,
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            # A fixed rootdir keeps node ids and frame paths relative to the
+            # workspace root in both phases, whatever the arguments are.
+            "--rootdir",
+            os.getcwd(),
+            *arguments,
+        ]
+        environment = dict(os.environ)
+        pass_fds: tuple[int, ...] = ()
+        if self._events_target.startswith("fd:"):
+            # The child gets its own copy of the descriptor, because the
+            # driver's writer made the original non-inheritable.
+            copy = os.dup(int(self._events_target[3:]))
+            environment[EVENTS_VARIABLE] = f"fd:{copy}"
+            pass_fds = (copy,)
+        piped = self._output is not None
+
+        self._writer.write("phase_start", phase=phase)
+        process = subprocess.Popen(
+            command,
+            env=environment,
+            pass_fds=pass_fds,
+            stdout=subprocess.PIPE if piped else None,
+            stderr=subprocess.STDOUT if piped else None,
+            # In its own process group, everything the tests started can be
+            # killed with it. Without one, the caller kills the driver's group.
+            start_new_session=self._own_group,
+        )
+        for descriptor in pass_fds:
+            os.close(descriptor)
+        reader = self._output.follow(process.stdout) if self._output and process.stdout else None
+        code = self._wait(process, phase)
+        if self._own_group:
+            kill_group(process.pid)
+        if reader is not None:
+            reader.join(READER_GRACE)
+        self._writer.write("phase_end", phase=phase, exit_code=code)
+        if code is None:
+            return TIMEOUT_EXIT
+        return 128 - code if code < 0 else code
+
+    def flush_output(self) -> None:
+        if self._output is not None:
+            self._output.flush()
+
+    def _wait(self, process: subprocess.Popen[bytes], phase: str) -> int | None:
+        """Wait for pytest; kill it at the deadline and return None then."""
+        remaining = None if self._deadline is None else max(self._deadline - time.monotonic(), 0)
+        try:
+            return process.wait(timeout=remaining)
+        except subprocess.TimeoutExpired:
+            if self._own_group:
+                kill_group(process.pid)
+            else:
+                process.kill()
+            process.wait()
+            self._writer.write("phase_timeout", phase=phase, seconds=self._timeout)
+            return None
+
+
+class OutputClipper:
+    """Copies a pipe to standard output, keeping about ``limit`` bytes: the head and the tail."""
+
+    def __init__(self, limit: int) -> None:
+        self._half = max(limit // 2, 0)
+        self._head_left = self._half
+        self._tail = bytearray()
+        self._cut = 0
+        self._lock = threading.Lock()
+
+    def follow(self, pipe: IO[bytes]) -> threading.Thread:
+        thread = threading.Thread(target=self._copy, args=(pipe,), daemon=True)
+        thread.start()
+        return thread
+
+    def flush(self) -> None:
+        """Write the kept tail, saying how much was cut before it."""
+        with self._lock:
+            out = sys.stdout.buffer
+            if self._cut:
+                out.write(f"\n... [{self._cut} bytes cut] ...\n".encode())
+            out.write(bytes(self._tail))
+            out.flush()
+            self._tail.clear()
+            self._cut = 0
+
+    def _copy(self, pipe: IO[bytes]) -> None:
+        out = sys.stdout.buffer
+        while chunk := pipe.read1(65536):  # type: ignore[attr-defined]
+            with self._lock:
+                if self._head_left > 0:
+                    head, chunk = chunk[: self._head_left], chunk[self._head_left :]
+                    out.write(head)
+                    out.flush()
+                    self._head_left -= len(head)
+                self._tail.extend(chunk)
+                overflow = len(self._tail) - self._half
+                if overflow > 0:
+                    del self._tail[:overflow]
+                    self._cut += overflow
+
+
+def apply_limit(parser: argparse.ArgumentParser, limit: str) -> None:
+    """Set one ``NAME=VALUE`` resource limit on this process, which its children inherit."""
+    import resource
+
+    names = {
+        "as": resource.RLIMIT_AS,
+        "nproc": resource.RLIMIT_NPROC,
+        "fsize": resource.RLIMIT_FSIZE,
+        "cpu": resource.RLIMIT_CPU,
+    }
+    name, _, value = limit.partition("=")
+    if name not in names or not value.isdigit():
+        parser.error(f"invalid --limit {limit!r}: expected NAME=VALUE with NAME in {sorted(names)}")
+    kind = names[name]
+    _, hard = resource.getrlimit(kind)
+    wanted = int(value)
+    if hard != resource.RLIM_INFINITY:
+        wanted = min(wanted, hard)
+    resource.setrlimit(kind, (wanted, hard if hard != resource.RLIM_INFINITY else wanted))
+
+
+def kill_group(pid: int) -> None:
+    """Kill the process group led by ``pid``; the tests' leftover processes go with it."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 if __name__ == "__main__":

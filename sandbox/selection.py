@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from sandbox.backend import SandboxBackend
 from sandbox.docker_backend import DockerBackend, docker_available
@@ -12,6 +13,9 @@ from sandbox.local_backend import LocalBackend
 logger = logging.getLogger(__name__)
 
 BACKEND_KINDS = ("auto", "docker", "local")
+# Chooses the local backend's isolation: "auto" (bubblewrap when bwrap is
+# installed), "bubblewrap" or "rlimits".
+ISOLATION_VARIABLE = "AGENTOS_LOCAL_ISOLATION"
 
 
 def open_backend(kind: str, image: str) -> SandboxBackend:
@@ -26,7 +30,7 @@ def open_backend(kind: str, image: str) -> SandboxBackend:
             f"unknown sandbox backend {kind!r}; valid values are {', '.join(BACKEND_KINDS)}"
         )
     if kind == "local":
-        return LocalBackend()
+        return _local_backend()
 
     problem = docker_available(image)
     if problem is None:
@@ -34,4 +38,16 @@ def open_backend(kind: str, image: str) -> SandboxBackend:
     if kind == "docker":
         raise BackendUnavailable(f"the docker sandbox backend cannot run: {problem}")
     logger.warning("Docker cannot be used (%s); falling back to the local backend", problem)
-    return LocalBackend()
+    return _local_backend()
+
+
+def _local_backend() -> LocalBackend:
+    choice = os.environ.get(ISOLATION_VARIABLE, "auto")
+    choices = {"auto": None, "bubblewrap": True, "rlimits": False}
+    if choice not in choices:
+        raise ValueError(
+            f"invalid {ISOLATION_VARIABLE}={choice!r}; valid values are {', '.join(choices)}"
+        )
+    backend = LocalBackend(bubblewrap=choices[choice])
+    logger.info("local sandbox isolation: %s", backend.isolation)
+    return backend

@@ -9,6 +9,7 @@
     otherwise                                            accepted
 
 With no targets (a lint fault, for example) only the last three rows apply.
+Quarantined (flaky) tests never count as regressions.
 """
 
 from __future__ import annotations
@@ -38,16 +39,20 @@ def judge(
     run: TestRun,
     targets: tuple[str, ...],
     require_suite: bool = True,
+    quarantined: frozenset[str] = frozenset(),
 ) -> Verdict:
     """Judge ``run`` (the candidate's) against ``baseline`` (before the patch).
 
     ``require_suite`` means that the run covered the whole suite, so a test
     that passed in the baseline and is absent from the run is a regression.
-    Pass False for a run of the targets alone.
+    Pass False for a run of the targets alone. Tests in ``quarantined`` are
+    flaky, so their outcome does not count.
     """
     fixed = tuple(sorted(nodeid for nodeid in run.passed() if nodeid not in baseline.passed()))
     still_failing = tuple(target for target in targets if not _target_passed(run, target))
-    regressions = _regressions(baseline, run, require_suite)
+    regressions = tuple(
+        nodeid for nodeid in _regressions(baseline, run, require_suite) if nodeid not in quarantined
+    )
     summary = _summary(run, targets, still_failing, regressions)
 
     def verdict(accepted: bool, reason: str) -> Verdict:

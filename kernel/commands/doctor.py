@@ -18,6 +18,7 @@ from kernel import lint
 from kernel.config import load_settings
 from kernel.console import Reporter
 from kernel.errors import KernelError
+from sandbox.local_backend import LocalBackend
 
 BUILD_SCRIPT = Path(sandbox.__file__).resolve().parent / "image" / "build-base.sh"
 
@@ -73,6 +74,7 @@ def diagnose(path: Path) -> list[Check]:
     return [
         _check_git(),
         *_check_docker(settings.image),
+        _check_local_sandbox(),
         _check_ruff(),
         _check_pytest(),
         _check_model(settings.model),
@@ -125,6 +127,21 @@ def _check_docker(image: str) -> list[Check]:
     finally:
         client.close()
     return [Check("docker", Level.OK, f"daemon {version} answers"), image_check]
+
+
+def _check_local_sandbox() -> Check:
+    backend = LocalBackend()
+    if backend.isolated:
+        return Check(
+            "local", Level.OK, f"isolation {backend.isolation}: no network, read-only system"
+        )
+    return Check(
+        "local",
+        Level.WARN,
+        f"isolation {backend.isolation}: the local sandbox only limits resources",
+        "Install bubblewrap ('apt-get install bubblewrap') so that the local sandbox "
+        "has no network and a read-only view of the system.",
+    )
 
 
 def _check_ruff() -> Check:

@@ -19,11 +19,20 @@ def no_daemon(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'missing.sock'}")
 
 
-def test_local_kind() -> None:
+def test_local_kind(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGENTOS_LOCAL_ISOLATION", "rlimits")
     backend = open_backend("local", "agentos-sandbox:latest")
 
     assert isinstance(backend, LocalBackend)
     assert backend.isolated is False
+    assert backend.isolation == "rlimits"
+
+
+def test_local_isolation_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGENTOS_LOCAL_ISOLATION", "chroot")
+
+    with pytest.raises(ValueError, match="'chroot'.*auto, bubblewrap, rlimits"):
+        open_backend("local", "agentos-sandbox:latest")
 
 
 def test_unknown_kind_names_valid_values() -> None:

@@ -183,7 +183,8 @@ def test_hang_killed_at_deadline(
 
     assert run.status is RunStatus.TIMED_OUT
     assert run.running_test == "tests/test_hang.py::test_hang"
-    assert run.exit_code is None
+    assert run.exit_code == 124  # the driver killed pytest at the deadline
+    assert "deadline of 5 s" in run.detail
     assert run.tests["tests/test_hang.py::test_quick"].outcome is Outcome.PASSED
     assert run.tests["tests/test_hang.py::test_hang"].outcome is Outcome.ERROR
     assert our_containers(client) == []
@@ -327,7 +328,7 @@ def test_runs_unprivileged(backend: DockerBackend, make_snapshot: MakeSnapshot) 
                 def test_cannot_write_system():
                     try:
                         open("/etc/agentos-probe", "w")
-                    except PermissionError:
+                    except OSError:  # read-only file system, or no permission
                         return
                     raise AssertionError("wrote into /etc")
                 """,
@@ -471,3 +472,197 @@ def test_missing_image_raises_unavailable(docker_image: str, make_snapshot: Make
             sandbox.run(make_snapshot({"tests/test_a.py": "def test_a():\n    pass\n"}), RunPlan())
     finally:
         sandbox.close()
+
+
+def test_segfault_names_test(backend: DockerBackend, make_snapshot: MakeSnapshot) -> None:
+    snapshot = make_snapshot(
+        {
+            "tests/test_crash.py": """\
+                import ctypes
+
+                def test_fine():
+                    pass
+
+                def test_crash():
+                    ctypes.string_at(0)
+                """,
+        }
+    )
+
+    run = backend.run(snapshot, RunPlan(timeout=60))
+
+    assert run.status is RunStatus.CRASHED
+    assert run.running_test == "tests/test_crash.py::test_crash"
+    assert "tests/test_crash.py::test_crash" in run.detail
+    assert run.tests["tests/test_crash.py::test_crash"].outcome is Outcome.ERROR
+    assert run.tests["tests/test_crash.py::test_fine"].outcome is Outcome.PASSED
+
+
+def test_fork_bomb_contained(docker_image: str, make_snapshot: MakeSnapshot) -> None:
+    snapshot = make_snapshot(
+        {
+            "tests/test_bomb.py": """\
+                import os
+
+                def test_bomb():
+                    while True:
+                        try:
+                            os.fork()
+                        except OSError:
+                            pass
+                """,
+        }
+    )
+    sandbox = DockerBackend(docker_image, pids=64)
+    try:
+        run = sandbox.run(snapshot, RunPlan(timeout=8))
+    finally:
+        sandbox.close()
+
+    assert run.status is RunStatus.TIMED_OUT, run.detail
+    assert run.running_test == "tests/test_bomb.py::test_bomb"
+    assert run.tests["tests/test_bomb.py::test_bomb"].outcome is Outcome.ERROR
+
+
+def test_frozen_driver_host_deadline(docker_image: str, make_snapshot: MakeSnapshot) -> None:
+    # Stopping the driver defeats the deadline inside the container, so only
+    # the host's deadline can end this run.
+    snapshot = make_snapshot(
+        {
+            "tests/test_freeze.py": """\
+                import os
+                import signal
+                import time
+
+                def test_freeze_driver():
+                    os.kill(os.getppid(), signal.SIGSTOP)
+                    time.sleep(600)
+                """,
+        }
+    )
+    sandbox = DockerBackend(docker_image, host_grace=3)
+    try:
+        run = sandbox.run(snapshot, RunPlan(timeout=3))
+    finally:
+        sandbox.close()
+
+    assert run.status is RunStatus.TIMED_OUT
+    assert run.exit_code is None
+    assert run.running_test == "tests/test_freeze.py::test_freeze_driver"
+    assert "deadline of 3 s" in run.detail
+
+
+def test_writes_outside_workspace_fail(backend: DockerBackend, make_snapshot: MakeSnapshot) -> None:
+    snapshot = make_snapshot(
+        {
+            "tests/test_write.py": """\
+                import errno
+                from pathlib import Path
+
+                import pytest
+
+                @pytest.mark.parametrize("folder", ["/var/tmp", "/usr/lib", "/opt", "/"])
+                def test_read_only(folder):
+                    with pytest.raises(OSError) as caught:
+                        (Path(folder) / "agentos-probe").write_text("x")
+                    assert caught.value.errno in (errno.EROFS, errno.EACCES)
+
+                def test_workspace_writable():
+                    Path("scratch.txt").write_text("x")
+                    assert Path("/work/scratch.txt").read_text() == "x"
+
+                def test_tmp_writable(tmp_path):
+                    (tmp_path / "a.txt").write_text("x")
+                """,
+        }
+    )
+
+    run = backend.run(snapshot, RunPlan(timeout=60))
+
+    assert run.status is RunStatus.COMPLETED, run.detail
+    assert run.failed() == set(), {n: r.message for n, r in run.tests.items()}
+    assert len(run.passed()) == 6
+
+
+def test_workspace_size_limited(docker_image: str, make_snapshot: MakeSnapshot) -> None:
+    snapshot = make_snapshot(
+        {
+            "tests/test_fill.py": """\
+                import errno
+
+                def test_fill_workspace():
+                    chunk = b"x" * (1024 * 1024)
+                    try:
+                        with open("big.bin", "wb") as big:
+                            for _ in range(200):
+                                big.write(chunk)
+                                big.flush()
+                    except OSError as error:
+                        assert error.errno == errno.ENOSPC
+                        return
+                    raise AssertionError("wrote 200 MB into a 64 MB workspace")
+                """,
+        }
+    )
+    sandbox = DockerBackend(docker_image, workspace_size="64m")
+    try:
+        run = sandbox.run(snapshot, RunPlan(timeout=60))
+    finally:
+        sandbox.close()
+
+    assert run.status is RunStatus.COMPLETED, run.detail
+    assert run.passed() == {"tests/test_fill.py::test_fill_workspace"}, run.output[-2000:]
+
+
+def test_gigabyte_output_truncated(docker_image: str, make_snapshot: MakeSnapshot) -> None:
+    # With -s the test writes straight to the driver's pipe, past pytest's capture.
+    snapshot = make_snapshot(
+        {
+            "pytest.ini": "[pytest]\naddopts = -s\n",
+            "tests/test_noisy.py": """\
+                import os
+
+                def test_noisy():
+                    line = b"y" * 1023 + b"\\n"
+                    block = line * 1024
+                    for _ in range(1024):
+                        os.write(1, block)
+                """,
+        }
+    )
+    sandbox = DockerBackend(docker_image, output_limit=100_000)
+    try:
+        run = sandbox.run(snapshot, RunPlan(timeout=120))
+    finally:
+        sandbox.close()
+
+    assert run.status is RunStatus.COMPLETED, run.detail
+    assert run.passed() == {"tests/test_noisy.py::test_noisy"}
+    assert len(run.output) < 120_000
+    assert "bytes cut" in run.output
+
+
+def test_cancel_stops_running(
+    backend: DockerBackend, make_snapshot: MakeSnapshot, client: docker.DockerClient
+) -> None:
+    snapshot = make_snapshot(
+        {"tests/test_hang.py": "import time\n\ndef test_hang():\n    time.sleep(600)\n"}
+    )
+    results = []
+    worker = threading.Thread(
+        target=lambda: results.append(backend.run(snapshot, RunPlan(timeout=120)))
+    )
+    worker.start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not any(
+        c.status == "running" for c in our_containers(client)
+    ):
+        time.sleep(0.1)
+
+    backend.cancel()
+    worker.join(60)
+
+    assert not worker.is_alive()
+    assert results[0].status is RunStatus.INVALID
+    assert "cancelled" in results[0].detail
+    assert our_containers(client) == []

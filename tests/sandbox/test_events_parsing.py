@@ -321,3 +321,18 @@ def test_unknown_outcome_ignored() -> None:
     run = parse_events(text(session(*body, exit_status=0)), 0)
 
     assert run.tests == {}
+
+
+def test_driver_timeout_event_timed_out() -> None:
+    body = [*events_of_test("t.py::test_a"), line("test_start", nodeid="t.py::test_hang")]
+    lines = phase("suite", session(*body, exit_status=None), None)
+    lines.append(line("phase_timeout", phase="suite", seconds=30))
+    lines.append(line("phase_end", phase="suite", exit_code=None))
+
+    run = parse_events(text(lines), 124)
+
+    assert run.status is RunStatus.TIMED_OUT
+    assert run.running_test == "t.py::test_hang"
+    assert "deadline of 30 s" in run.detail
+    assert run.tests["t.py::test_hang"].outcome is Outcome.ERROR
+    assert run.tests["t.py::test_a"].outcome is Outcome.PASSED

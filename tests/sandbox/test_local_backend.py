@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import socket
 import subprocess
 import textwrap
@@ -156,7 +157,7 @@ def test_hang_kills_process_group(make_snapshot: MakeSnapshot, tmp_path: Path) -
         }
     )
 
-    run = LocalBackend().run(snapshot, RunPlan(timeout=5))
+    run = LocalBackend(bubblewrap=False).run(snapshot, RunPlan(timeout=5))
 
     assert run.status is RunStatus.TIMED_OUT
     assert run.running_test == "tests/test_hang.py::test_hang"
@@ -258,11 +259,11 @@ def test_not_isolated_from_host_loopback(make_snapshot: MakeSnapshot) -> None:
     )
 
     try:
-        run = LocalBackend().run(snapshot, RunPlan(timeout=60))
+        run = LocalBackend(bubblewrap=False).run(snapshot, RunPlan(timeout=60))
     finally:
         server.close()
 
-    assert LocalBackend.isolated is False
+    assert LocalBackend(bubblewrap=False).isolated is False
     assert run.passed() == {"tests/test_net.py::test_reach_host_server"}
 
 
@@ -273,11 +274,11 @@ def test_warns_once_per_process(
 ) -> None:
     monkeypatch.setattr(local_backend, "_warned_not_isolated", False)
     snapshot = make_snapshot({"tests/test_a.py": "def test_a():\n    pass\n"})
-    backend = LocalBackend()
+    backend = LocalBackend(bubblewrap=False)
 
     with caplog.at_level(logging.WARNING, logger="sandbox.local_backend"):
         backend.run(snapshot, RunPlan(timeout=60))
-        LocalBackend().run(snapshot, RunPlan(timeout=60))
+        LocalBackend(bubblewrap=False).run(snapshot, RunPlan(timeout=60))
 
     warnings = [r for r in caplog.records if "not isolated" in r.getMessage()]
     assert len(warnings) == 1
@@ -293,3 +294,122 @@ def test_output_truncated(make_snapshot: MakeSnapshot) -> None:
     assert len(run.output) < 5_200
     assert "bytes cut" in run.output
     assert "1 failed" in run.output
+
+
+needs_bwrap = pytest.mark.skipif(
+    shutil.which("bwrap") is None, reason="bubblewrap (bwrap) is not installed"
+)
+
+
+@needs_bwrap
+def test_bubblewrap_blocks_network(make_snapshot: MakeSnapshot) -> None:
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    snapshot = make_snapshot(
+        {
+            "tests/test_net.py": f"""\
+                import socket
+
+                def test_reach_host_server():
+                    socket.create_connection(("127.0.0.1", {port}), timeout=3).close()
+                """,
+        }
+    )
+    backend = LocalBackend(bubblewrap=True)
+
+    try:
+        run = backend.run(snapshot, RunPlan(timeout=60))
+    finally:
+        server.close()
+
+    assert backend.isolation == "bubblewrap"
+    assert backend.isolated is True
+    assert run.status is RunStatus.COMPLETED, run.detail
+    reach = run.tests["tests/test_net.py::test_reach_host_server"]
+    assert reach.outcome is Outcome.FAILED
+    assert reach.exc_type == "ConnectionRefusedError"
+
+
+@needs_bwrap
+def test_bubblewrap_read_only_system(make_snapshot: MakeSnapshot, tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    snapshot = make_snapshot(
+        {
+            "tests/test_write.py": f"""\
+                from pathlib import Path
+
+                import pytest
+
+                def test_system_read_only():
+                    with pytest.raises(OSError):
+                        Path("/usr/agentos-probe").write_text("x")
+
+                def test_host_tmp_hidden():
+                    try:
+                        Path({str(outside)!r}).write_text("x")
+                    except OSError:
+                        pass
+
+                def test_workspace_writable():
+                    Path("scratch.txt").write_text("x")
+                """,
+        }
+    )
+
+    run = LocalBackend(bubblewrap=True).run(snapshot, RunPlan(timeout=60))
+
+    assert run.status is RunStatus.COMPLETED, run.detail
+    assert run.failed() == set(), {n: r.message for n, r in run.tests.items()}
+    assert not outside.exists()
+    assert not Path("/usr/agentos-probe").exists()
+
+
+def test_rlimits_mode_reported() -> None:
+    backend = LocalBackend(bubblewrap=False)
+
+    assert backend.isolation == "rlimits"
+    assert backend.isolated is False
+
+
+def test_file_size_limit(make_snapshot: MakeSnapshot) -> None:
+    snapshot = make_snapshot(
+        {
+            "tests/test_big.py": """\
+                import errno
+
+                def test_big_file():
+                    try:
+                        with open("big.bin", "wb") as big:
+                            big.write(b"x" * (4 * 1024 * 1024))
+                    except OSError as error:
+                        assert error.errno == errno.EFBIG
+                        return
+                    raise AssertionError("wrote 4 MB past a 1 MB limit")
+                """,
+        }
+    )
+
+    run = LocalBackend(bubblewrap=False, file_size=1024 * 1024).run(snapshot, RunPlan(timeout=60))
+
+    assert run.status is RunStatus.COMPLETED, run.detail
+    assert run.passed() == {"tests/test_big.py::test_big_file"}, run.output[-2000:]
+
+
+def test_memory_limit_raises(make_snapshot: MakeSnapshot) -> None:
+    snapshot = make_snapshot(
+        {
+            "tests/test_memory.py": """\
+                import pytest
+
+                def test_allocate():
+                    with pytest.raises(MemoryError):
+                        bytearray(2 * 1024**3)
+                """,
+        }
+    )
+
+    backend = LocalBackend(bubblewrap=False, memory=1024**3)
+    run = backend.run(snapshot, RunPlan(timeout=60))
+
+    assert run.status is RunStatus.COMPLETED, run.detail
+    assert run.passed() == {"tests/test_memory.py::test_allocate"}, run.output[-2000:]

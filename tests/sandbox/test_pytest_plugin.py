@@ -461,3 +461,38 @@ def test_driver_unknown_target_is_error(tmp_path: Path, project: Path) -> None:
     assert "usage error" in run.detail
     assert "not found" in run.detail
     assert run.tests["tests/test_a.py::test_imaginary"].outcome is Outcome.ERROR
+
+
+def test_driver_timeout_kills_pytest(tmp_path: Path, project: Path) -> None:
+    write_project(
+        project,
+        {"tests/test_a.py": "import time\n\ndef test_hang():\n    time.sleep(600)\n"},
+    )
+
+    ran = run_pytest(
+        tmp_path, project, "--timeout", "2", "--own-process-group", "--full-suite", driver=True
+    )
+    run = parse_events(ran.events_text, ran.exit_code, output=ran.output)
+
+    assert ran.exit_code == 124
+    assert ran.of("phase_timeout")[0]["seconds"] == 2
+    assert run.status is RunStatus.TIMED_OUT
+    assert run.running_test == "tests/test_a.py::test_hang"
+    assert "deadline of 2 s" in run.detail
+
+
+def test_driver_output_limit_clips(tmp_path: Path, project: Path) -> None:
+    write_project(
+        project,
+        {
+            "pytest.ini": "[pytest]\naddopts = -s\n",
+            "tests/test_a.py": "def test_noisy():\n    print('z' * 500_000)\n",
+        },
+    )
+
+    ran = run_pytest(tmp_path, project, "--output-limit", "10000", "--full-suite", driver=True)
+
+    assert ran.exit_code == 0
+    assert len(ran.output) < 12_000
+    assert "bytes cut" in ran.output
+    assert "1 passed" in ran.output.splitlines()[-1]
