@@ -19,7 +19,6 @@ import json
 import logging
 import os
 import re
-import warnings
 from pathlib import Path, PurePosixPath
 
 import openai
@@ -27,11 +26,10 @@ from openai.types.chat import ChatCompletion
 from openai.types.chat.chat_completion import Choice
 
 from patches.context import enclosing_symbol
-from patches.diff import make_candidate
 from patches.errors import EditError, ProviderError
 from patches.guards import is_test_path
 from patches.prompts import CodeExcerpt, build_messages, redact
-from patches.search_replace import apply_reply
+from patches.replies import candidate_from_reply
 from patches.types import Candidate, Proposal, Rejection, RepairRequest, Usage
 
 logger = logging.getLogger(__name__)
@@ -210,24 +208,11 @@ class OpenAIProvider:
         text = getattr(message, "content", None)
         refusal = getattr(message, "refusal", None)
         finish_reason = getattr(choice, "finish_reason", None)
-        if finish_reason == "length":
-            raise EditError(
-                "the reply was cut off at the token limit (finish_reason 'length'), so its blocks "
-                "may be incomplete."
-            )
         if refusal:
             raise EditError(f"the model returned a refusal: {self._short(refusal)}")
-        if finish_reason == "content_filter":
-            raise EditError("the endpoint's content filter stopped the reply")
-        if not isinstance(text, str) or not text.strip():
-            raise EditError("the reply is empty")
-
-        changes = apply_reply(text, root)
-        candidate = make_candidate(self.name, self.model, _summary(text), changes)
-        for edit in candidate.edits:
-            if edit.path.endswith(".py"):
-                _check_compiles(edit.path, edit.after)
-        return candidate
+        return candidate_from_reply(
+            text, root, provider=self.name, model=self.model, finish_reason=finish_reason
+        )
 
     def _secrets(self) -> list[str]:
         """Return the values that must never reach a prompt: the key, secret-named variables."""
@@ -320,28 +305,6 @@ def _symbol_at(source: str, line: int, path: str) -> str | None:
         return enclosing_symbol(source, line, path)
     except EditError:
         return None  # a file that does not parse is still shown whole or as a window
-
-
-def _summary(text: str) -> str:
-    """Use the model's first line of prose, before any block, as the candidate's summary."""
-    head = text.split("<<<<<<<", 1)[0].splitlines()
-    prose = [line.strip().strip("#*` ") for line in head if line.strip()]
-    prose = [line for line in prose if line and not line.startswith(("```", "~~~"))]
-    prose = prose[:-1]  # the last line before the first block is that block's path
-    return prose[0][:160] if prose else "patch proposed by the model"
-
-
-def _check_compiles(path: str, text: str) -> None:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # SyntaxWarning for odd escapes is not a rejection
-            compile(text, path, "exec", dont_inherit=True)
-    except SyntaxError as error:
-        raise EditError(
-            f"{path} does not compile after the patch, at line {error.lineno}: {error.msg}"
-        ) from error
-    except ValueError as error:
-        raise EditError(f"{path} does not compile after the patch: {error}") from error
 
 
 def _server_message(error: openai.APIStatusError) -> str:
