@@ -26,6 +26,8 @@ def build_providers(settings: Settings) -> list[PatchProvider]:
                     settings.model,
                     timeout=settings.request_timeout,
                     max_retries=settings.max_retries,
+                    choices=settings.candidates,
+                    context_tokens=settings.context_tokens,
                 )
             )
         except ProviderError as error:

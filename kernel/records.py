@@ -11,8 +11,10 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 from kernel.outcome import HealReport, report_to_dict
+from patches.secrets import environment_secrets, redact, shareable_secrets
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +31,19 @@ def save_record(root: Path, report: HealReport) -> Path:
             attempt_entry["diff"] = attempt.diff
     path = folder / f"{report.heal_id}.json"
     partial = path.with_suffix(".json.partial")
+    # Replies, diffs and test output may quote secrets, so every string is redacted.
+    data = _redacted(data, environment_secrets() + shareable_secrets(root))
     partial.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     os.replace(partial, path)  # a reader never sees half a record
     logger.info("saved heal record %s", path)
     return path
+
+
+def _redacted(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {key: _redacted(item, secrets) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(item, secrets) for item in value]
+    return value

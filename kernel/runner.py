@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from kernel.budget import Budget, parse_prices
 from kernel.config import Settings
 from kernel.console import Reporter
 from kernel.errors import DirtyTreeError, KernelError, RepositoryError
@@ -93,6 +94,12 @@ def run_heal(
                     providers,
                     reporter,
                     no_verify=options.no_verify,
+                    budget=Budget(
+                        max_tokens=settings.max_tokens,
+                        max_cost=settings.max_cost,
+                        max_seconds=settings.heal_timeout,
+                        prices=parse_prices(settings.model_prices),
+                    ),
                 )
                 report = session.run(snapshot, repository.root)
             save_record(repository.root, report)

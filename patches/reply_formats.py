@@ -312,9 +312,7 @@ def _functions_in(
 def _defines(source: str, name: str) -> bool:
     """Tell whether ``source`` defines ``name``: a qualified name, or a bare one at any depth."""
     try:
-        return any(
-            known == name or known.endswith(f".{name}") for known in function_names(source)
-        )
+        return any(known == name or known.endswith(f".{name}") for known in function_names(source))
     except EditError:
         return False
 

@@ -367,7 +367,7 @@ def test_prompt_keeps_secrets_out(shop: Path, monkeypatch: pytest.MonkeyPatch) -
     database_password = "pw-database-7731-hunter"
     monkeypatch.setenv("OPENAI_API_KEY", api_key)
     monkeypatch.setenv("SHOP_DATABASE_PASSWORD", database_password)
-    output = f"E   assert 2 == 10\nconnecting with {database_password} and {api_key}"
+    output = f"E   assert 2 == 10\nE   connecting with {database_password} and {api_key}"
 
     with ScriptedLLM([Reply.text(FIX)]) as llm:
         OpenAIProvider("test-model", base_url=llm.base_url).propose(cart_fault(output), shop, 1)
