@@ -50,6 +50,7 @@ class Settings:
     max_cost: float = 1.0  # estimated dollars one heal may spend, from model_prices; 0: none
     model_prices: str = ""  # "MODEL=PROMPT/COMPLETION,...": dollars per million tokens
     heal_timeout: float = 1800.0  # seconds after which a heal asks no model; 0: no limit
+    tool_calling: bool = False  # offer the model an edit tool; its plain text is read as well
 
 
 # Keys accepted in [tool.agentos] and as AGENTOS_<KEY>; each maps to a Settings field.

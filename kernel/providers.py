@@ -28,6 +28,7 @@ def build_providers(settings: Settings) -> list[PatchProvider]:
                     max_retries=settings.max_retries,
                     choices=settings.candidates,
                     context_tokens=settings.context_tokens,
+                    tool_calling=settings.tool_calling,
                 )
             )
         except ProviderError as error:

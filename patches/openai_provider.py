@@ -31,6 +31,7 @@ from patches.prompt_context import build_context
 from patches.prompts import build_messages
 from patches.replies import candidate_from_reply
 from patches.secrets import environment_secrets, redact, shareable_secrets
+from patches.tool_calls import EDIT_TOOL, reply_text
 from patches.types import Candidate, Proposal, Rejection, RepairRequest, Usage
 
 logger = logging.getLogger(__name__)
@@ -55,12 +56,14 @@ class OpenAIProvider:
         temperature: float = 0.0,
         choices: int | None = None,
         context_tokens: int = 8000,
+        tool_calling: bool = False,
     ) -> None:
         """Create the client, with ``timeout`` in seconds per request attempt.
 
         ``choices`` is the number of replies requested at once (the API's
         ``n``), by default the ``limit`` of each call to :meth:`propose`.
         ``context_tokens`` is the estimated size limit of the code shown.
+        ``tool_calling`` offers the model an edit tool (:mod:`patches.tool_calls`).
 
         Raises ProviderError when the model name or the API key is missing.
         """
@@ -73,6 +76,7 @@ class OpenAIProvider:
         self.temperature = temperature
         self.choices = choices
         self.context_tokens = context_tokens
+        self.tool_calling = tool_calling
         self.max_retries = max_retries
         self.timeout = timeout
         http_client = openai.DefaultHttpxClient(
@@ -158,6 +162,8 @@ class OpenAIProvider:
         }
         if limit > 1:
             arguments["n"] = limit  # some servers ignore n and send one choice, which is fine
+        if self.tool_calling:
+            arguments["tools"] = [EDIT_TOOL]
         where = f"the model endpoint {self.base_url}"
         try:
             response = self._client.chat.completions.create(**arguments)  # type: ignore[call-overload]
@@ -219,7 +225,7 @@ class OpenAIProvider:
         """Turn one choice into a candidate, or raise EditError with the reason it cannot be one."""
         # The SDK does not validate replies, so any field may be missing.
         message = getattr(choice, "message", None)
-        text = getattr(message, "content", None)
+        text = reply_text(message) or None
         refusal = getattr(message, "refusal", None)
         finish_reason = getattr(choice, "finish_reason", None)
         if refusal:
@@ -267,8 +273,7 @@ class OpenAIProvider:
 
 
 def _reply_text(choice: Choice) -> str:
-    text = getattr(getattr(choice, "message", None), "content", None)
-    return text if isinstance(text, str) else ""
+    return reply_text(getattr(choice, "message", None))
 
 
 def _missing_paths(text: str, root: Path) -> frozenset[str]:

@@ -49,6 +49,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--model-prices", help="MODEL=PROMPT/COMPLETION,... in dollars per million tokens"
     )
     heal.add_argument(
+        "--tool-calling",
+        action="store_const",
+        const=True,
+        help="offer the model an edit tool (many servers ignore or mangle tools)",
+    )
+    heal.add_argument(
         "--heal-timeout", type=float, help="seconds after which no model is asked (1800)"
     )
     heal.add_argument("--branch", help="put fixes on this new branch, made in a separate worktree")
@@ -80,6 +86,7 @@ def run(arguments: argparse.Namespace, reporter: Reporter) -> int:
             "max_cost": arguments.max_cost,
             "model_prices": arguments.model_prices,
             "heal_timeout": arguments.heal_timeout,
+            "tool_calling": arguments.tool_calling,
         },
     )
     options = HealOptions(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -213,3 +214,28 @@ def test_timeout_then_success_on_retry(shop: Path) -> None:
 def test_offline_takes_no_feedback() -> None:
     assert OfflineProvider.accepts_feedback is False
     assert OpenAIProvider.accepts_feedback is True
+
+
+def test_tool_call_edits_applied(shop: Path) -> None:
+    arguments = json.dumps({"edits": FIX})
+    with ScriptedLLM([Reply.tool("apply_edits", arguments)]) as llm:
+        proposal = provider(llm, tool_calling=True).propose(cart_fault(), shop, limit=1)
+
+    assert llm.requests[0].body["tools"][0]["function"]["name"] == "apply_edits"
+    assert "tool_choice" not in llm.requests[0].body
+    (candidate,) = proposal.candidates
+    assert "price * quantity" in candidate.diff
+
+
+def test_mangled_tool_call_falls_back(shop: Path) -> None:
+    with ScriptedLLM([Reply.tool("apply_edits", '{"edits": "unterminated', content=FIX)]) as llm:
+        proposal = provider(llm, tool_calling=True).propose(cart_fault(), shop, limit=1)
+
+    assert len(proposal.candidates) == 1
+
+
+def test_tools_not_sent_by_default(shop: Path) -> None:
+    with ScriptedLLM([Reply.text(FIX)]) as llm:
+        provider(llm).propose(cart_fault(), shop, limit=1)
+
+    assert "tools" not in llm.requests[0].body
