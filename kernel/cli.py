@@ -19,6 +19,7 @@ from kernel.commands import demo, doctor, heal, history, revert, stats, watch
 from kernel.console import Reporter
 from kernel.errors import KernelError
 from kernel.interrupts import signals_interrupt
+from patches.secrets import RedactingFilter, environment_secrets
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +81,10 @@ def _configure_logging(verbosity: int) -> None:
         "%(levelname)s: %(message)s" if verbosity == 0 else "%(levelname)s %(name)s: %(message)s"
     )
     logging.basicConfig(level=level, format=layout, stream=sys.stderr)
+    # Payloads logged at debug level include prompts, so every handler hides secrets.
+    secrets = RedactingFilter(environment_secrets())
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(secrets)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kernel.budget import parse_prices
 from kernel.errors import ConfigError
 from patches.types import Usage
 
@@ -43,15 +44,24 @@ class Settings:
     request_timeout: float = 60.0  # seconds for one model request
     max_retries: int = 3  # model request retries on 429, 5xx and connection errors
     allow_test_edits: bool = False  # let candidates edit tests and pytest configuration
-    prompt_price: float = 0.0  # US dollars per million prompt tokens; 0 leaves costs unknown
-    completion_price: float = 0.0  # US dollars per million completion tokens
+    candidates: int = 3  # replies requested from the model per request (the API's n)
+    max_rounds: int = 3  # requests per fault to a model that receives feedback on its replies
+    context_tokens: int = 8000  # estimated token limit for the code context of a prompt
+    max_tokens: int = 200_000  # model tokens one heal may use, as the API reports them; 0: none
+    max_cost: float = 1.0  # estimated dollars one heal may spend, from model_prices; 0: none
+    model_prices: str = ""  # "MODEL=PROMPT/COMPLETION,...": dollars per million tokens
+    heal_timeout: float = 1800.0  # seconds after which a heal asks no model; 0: no limit
+    tool_calling: bool = False  # offer the model an edit tool; its plain text is read as well
 
     def cost(self, usage: Usage) -> float | None:
-        """Return the price of ``usage`` in US dollars, or None when no price is configured."""
-        if not (self.prompt_price or self.completion_price):
+        """Return the estimated price of ``usage`` in US dollars, or None without a price.
+
+        The price is this model's entry in ``model_prices``.
+        """
+        price = parse_prices(self.model_prices).get(self.model or "")
+        if price is None:
             return None
-        spent = usage.prompt_tokens * self.prompt_price
-        spent += usage.completion_tokens * self.completion_price
+        spent = usage.prompt_tokens * price.prompt + usage.completion_tokens * price.completion
         return spent / 1_000_000
 
 
@@ -116,6 +126,9 @@ def _convert(name: str, value: Any, source: str) -> Any:
     so a typo such as ``max_attempts = 3.5`` is an error rather than a 3.
     """
     default = _FIELDS[name].default
+    if name == "model_prices" and isinstance(value, dict):
+        # A TOML table such as {"gpt-4o-mini" = [0.15, 0.6]} becomes the flat string form.
+        return ",".join(f"{model}={_price_pair(rates)}" for model, rates in value.items())
     try:
         if isinstance(default, bool):
             return _to_bool(value)
@@ -149,6 +162,12 @@ def _to_bool(value: Any) -> bool:
     raise ValueError(value)
 
 
+def _price_pair(rates: Any) -> str:
+    if isinstance(rates, list | tuple) and len(rates) == 2:
+        return f"{rates[0]}/{rates[1]}"
+    return str(rates)
+
+
 def _check(settings: Settings) -> None:
     if settings.provider not in PROVIDERS:
         raise ConfigError(
@@ -166,12 +185,15 @@ def _check(settings: Settings) -> None:
                 f"invalid {name} {getattr(settings, name)}; "
                 "it must be a positive number of seconds."
             )
-    for name in ("prompt_price", "completion_price"):
+    for name in ("candidates", "max_rounds", "context_tokens"):
+        if getattr(settings, name) < 1:
+            raise ConfigError(f"invalid {name} {getattr(settings, name)}; it must be at least 1.")
+    for name in ("max_tokens", "max_cost", "heal_timeout"):
         if getattr(settings, name) < 0:
             raise ConfigError(
-                f"invalid {name} {getattr(settings, name)}; it must be 0 or more US dollars "
-                "per million tokens."
+                f"invalid {name} {getattr(settings, name)}; it must be 0 (no limit) or more."
             )
+    parse_prices(settings.model_prices)
     if settings.max_retries < 0:
         raise ConfigError(f"invalid max_retries {settings.max_retries}; it must be 0 or more.")
     if settings.provider == "openai" and not settings.model:

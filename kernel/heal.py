@@ -3,22 +3,25 @@
 One heal works on one committed tree at a time. It observes the tree (suite
 in the sandbox plus ruff), takes the first fault it has not tried yet, and
 requests candidates from each provider in turn, validating the smallest
-first. The first candidate that passes the guards, the lint check and the
-sandbox is committed as its own commit. The committed tree is then observed
-again: that run verifies the fix (which is reverted when the fault is back or
-a test regressed) and gives the faults for the next round. Every fault is tried once per heal,
-so the loop ends.
+first. A provider that accepts feedback is asked again, up to
+``max_rounds`` times, with the reason its earlier replies failed. The
+first candidate that passes the guards, the lint check and the sandbox is
+committed as its own commit. The committed tree is then observed again:
+that run verifies the fix (which is reverted when the fault is back or a
+test regressed) and lists the faults that remain. Every fault is
+tried once per heal, so the loop ends.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
+from kernel.budget import Budget
 from kernel.checks import (
     CheckResult,
     TreeState,
@@ -35,16 +38,19 @@ from kernel.gitops import Repository
 from kernel.interrupts import checkpoint
 from kernel.messages import commit_message, revert_message
 from kernel.outcome import Attempt, BaselineSummary, FaultOutcome, FaultStatus, HealReport
+from patches.cheats import failing_test_literals
 from patches.errors import ProviderError
 from patches.guards import GuardPolicy, check_candidate
 from patches.provider import PatchProvider
-from patches.types import Candidate, FaultKind, Usage
+from patches.types import Candidate, FaultKind, FeedbackKind, RepairRequest, Turn, Usage
 from sandbox.backend import SandboxBackend
 from sandbox.baseline import BaselineCache
 from sandbox.pool import first_accepted
 from sandbox.workspace import Snapshot
 
 logger = logging.getLogger(__name__)
+
+_MAX_FAILURE_CHARS = 2_000  # end of a failing test's report sent back to the model
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,7 @@ class HealSession:
     resolved: list[FaultOutcome] = field(default_factory=list)
     flaky: set[str] = field(default_factory=set)  # quarantined tests, reported at the end
     baselines: BaselineCache | None = None
+    budget: Budget = field(default_factory=Budget)
 
     def run(
         self,
@@ -170,24 +177,107 @@ class HealSession:
                 reason = f"skipped: {provider.name} failed earlier in this heal: {error}"
                 attempts.append(Attempt(provider.name, None, "", 0, False, reason))
                 continue
-            candidates = list(self._candidates(provider, fault, attempts))
-            accepted = self._first_accepted(fault, candidates, state, attempts)
+            accepted = self._converse(provider, fault, state, attempts)
             if accepted is not None:
                 return self._accept(fault, accepted, state, attempts)
         reason = attempts[-1].reason if attempts else "no provider proposed a candidate"
         return FaultOutcome(fault, FaultStatus.UNHEALED, tuple(attempts), reason), state
 
+    def _converse(
+        self, provider: PatchProvider, fault: Fault, state: TreeState, attempts: list[Attempt]
+    ) -> Candidate | None:
+        """Ask ``provider`` for a fix, round after round while it accepts feedback.
+
+        Each round after the first carries the earlier replies and what went
+        wrong with them. Rounds stop at ``max_rounds``, when the budget runs
+        out, or when a round gives nothing to send back.
+        """
+        request = fault.to_request()
+        rounds = self.settings.max_rounds if getattr(provider, "accepts_feedback", False) else 1
+        for number in range(1, rounds + 1):
+            spent = self.budget.exhausted()
+            if spent is not None:
+                logger.warning("not asking %s about fault %s: %s", provider.name, fault.id, spent)
+                attempts.append(Attempt(provider.name, None, "", 0, False, spent))
+                self.reporter.step("budget", spent)
+                return None
+            if number > 1:
+                self.reporter.step("propose", f"round {number} of {rounds} with {provider.name}")
+            accepted, turn = self._round(provider, fault, request, state, attempts)
+            if accepted is not None or turn is None:
+                return accepted
+            request = replace(request, history=request.history + (turn,))
+        return None
+
+    def _round(
+        self,
+        provider: PatchProvider,
+        fault: Fault,
+        request: RepairRequest,
+        state: TreeState,
+        attempts: list[Attempt],
+    ) -> tuple[Candidate | None, Turn | None]:
+        """Run one request and validate its guarded candidates, smallest first.
+
+        Returns the accepted candidate, or else the feedback for the next
+        round: the first validation failure, or else the first reply that
+        could not be applied.
+        """
+        try:
+            proposal = provider.propose(request, self.workspace.root, self.settings.max_attempts)
+        except ProviderError as error:
+            logger.warning(
+                "provider %s failed on fault %s and is not asked again in this heal: %s",
+                provider.name,
+                fault.id,
+                error,
+            )
+            self.disabled[provider.name] = str(error)
+            attempts.append(Attempt(provider.name, None, "", 0, False, str(error)))
+            return None, None
+        self.usage = self.usage + proposal.usage
+        self.budget.charge(proposal.usage, getattr(provider, "model", None))
+
+        not_applied: list[Turn] = []
+        for rejection in proposal.rejections:
+            attempts.append(Attempt(rejection.provider, None, "", 0, False, rejection.reason))
+            if rejection.reply:
+                not_applied.append(
+                    Turn(rejection.reply, FeedbackKind.NOT_APPLIED, rejection.reason)
+                )
+
+        policy = GuardPolicy(
+            allow_test_edits=self.settings.allow_test_edits, protected=self.protected
+        )
+        literals = failing_test_literals(self.workspace.root, request.test_ids)
+        guarded: list[Candidate] = []
+        for candidate in sorted(proposal.candidates, key=lambda c: c.changed_lines):
+            problems = check_candidate(candidate, self.workspace.root, policy, literals)
+            if problems:
+                attempts.append(_attempt(candidate, False, "; ".join(problems)))
+                self.reporter.candidate(candidate, False, problems[0])
+                not_applied.append(Turn(candidate.reply, FeedbackKind.NOT_APPLIED, problems[0]))
+                continue
+            guarded.append(candidate)
+
+        accepted, failed = self._first_accepted(fault, guarded, state, attempts)
+        if accepted is not None:
+            return accepted, None
+        turns = [turn for turn in failed + not_applied if turn.reply]
+        return None, (turns[0] if turns else None)
+
     def _first_accepted(
         self, fault: Fault, candidates: list[Candidate], state: TreeState, attempts: list[Attempt]
-    ) -> Candidate | None:
+    ) -> tuple[Candidate | None, list[Turn]]:
         """Validate ``candidates`` in parallel and return the first accepted one in their order.
 
         The verdicts up to the accepted candidate are appended to ``attempts``
         in order, so the accepted candidate's attempt is the last one. Later
-        candidates still running are cancelled and not recorded.
+        candidates still running are cancelled and not recorded. The second
+        item holds the validation failures to show a model.
         """
         if not candidates:
-            return None
+            return None, []
         # The stage checkpoint runs here, in the main thread, because signals
         # are delivered there and the validations below run in worker threads.
         self._stage("validate", f"{len(candidates)} candidate(s) for {fault.id}")
@@ -199,63 +289,39 @@ class HealSession:
             cancel=self.backend.cancel,
         )
         counted = len(candidates) if outcome.winner is None else outcome.winner + 1
+        failed: list[Turn] = []
         for candidate, verdict in zip(candidates[:counted], outcome.results[:counted], strict=True):
-            accepted, reason = verdict if verdict is not None else (False, "not validated")
+            accepted, reason, detail = (
+                verdict if verdict is not None else (False, "not validated", "")
+            )
             attempts.append(_attempt(candidate, accepted, reason))
             self.reporter.candidate(candidate, accepted, reason)
-        return None if outcome.winner is None else candidates[outcome.winner]
+            if not accepted and detail:
+                failed.append(Turn(candidate.reply, FeedbackKind.VALIDATION_FAILED, detail))
+        winner = None if outcome.winner is None else candidates[outcome.winner]
+        return winner, failed
 
-    def _candidates(
-        self, provider: PatchProvider, fault: Fault, attempts: list[Attempt]
-    ) -> Iterator[Candidate]:
-        """Yield the provider's candidates that pass the guards, smallest first.
-
-        Rejected replies and guard failures are recorded in ``attempts``.
-        """
-        try:
-            proposal = provider.propose(
-                fault.to_request(), self.workspace.root, self.settings.max_attempts
-            )
-        except ProviderError as error:
-            logger.warning(
-                "provider %s failed on fault %s and is not asked again in this heal: %s",
-                provider.name,
-                fault.id,
-                error,
-            )
-            self.disabled[provider.name] = str(error)
-            attempts.append(Attempt(provider.name, None, "", 0, False, str(error)))
-            return
-        self.usage = self.usage + proposal.usage
-        for rejection in proposal.rejections:
-            attempts.append(Attempt(rejection.provider, None, "", 0, False, rejection.reason))
-        policy = GuardPolicy(
-            allow_test_edits=self.settings.allow_test_edits, protected=self.protected
-        )
-        for candidate in sorted(proposal.candidates, key=lambda c: c.changed_lines):
-            problems = check_candidate(candidate, self.workspace.root, policy)
-            if problems:
-                attempts.append(_attempt(candidate, False, "; ".join(problems)))
-                self.reporter.candidate(candidate, False, problems[0])
-                continue
-            yield candidate
-
-    def _validate(self, fault: Fault, candidate: Candidate, state: TreeState) -> tuple[bool, str]:
+    def _validate(
+        self, fault: Fault, candidate: Candidate, state: TreeState
+    ) -> tuple[bool, str, str]:
+        """Return whether ``candidate`` passes, the reason, and the failure to show a model."""
         self.reporter.step("validate", f"{candidate.summary} ({_lines(candidate.changed_lines)})")
         lint_result = check_lint(fault, candidate, state, self.workspace.root)
         if not lint_result.passed:
-            return False, lint_result.reason
+            return False, lint_result.reason, lint_result.reason
         patched = state.snapshot.with_overlay({e.path: e.after.encode() for e in candidate.edits})
         result = check_tests(fault, patched, state, self.backend, self.settings.test_timeout)
         self.flaky.update(result.flaky)
         if not result.passed:
-            return result.passed, result.reason
+            return False, result.reason, _failure_detail(fault, result)
         if fault.kind is not FaultKind.CRASH:
-            return result.passed, result.reason
+            return True, result.reason, ""
         if self.reproducer is None:
-            return False, "crash faults need the program's command to validate a fix"
+            reason = "crash faults need the program's command to validate a fix"
+            return False, reason, ""
         reproduced = self.reproducer.check(fault, patched)
-        return reproduced.passed, f"{result.reason}; {reproduced.reason}"
+        reason = f"{result.reason}; {reproduced.reason}"
+        return reproduced.passed, reason, "" if reproduced.passed else reproduced.reason
 
     def _accept(
         self, fault: Fault, candidate: Candidate, state: TreeState, attempts: list[Attempt]
@@ -355,6 +421,18 @@ def _changed_since(snapshot: Snapshot, root: Path, candidate: Candidate) -> list
         if on_disk != snapshot.read(edit.path):
             changed.append(edit.path)
     return changed
+
+
+def _failure_detail(fault: Fault, result: CheckResult) -> str:
+    """Return the validation failure with the target test's own report, trimmed for a prompt."""
+    run = result.run
+    test = run.tests.get(fault.test_id) if run is not None and fault.test_id else None
+    report = (test.longrepr or test.message).strip() if test is not None else ""
+    if not report:
+        return result.reason
+    if len(report) > _MAX_FAILURE_CHARS:
+        report = "[...]\n" + report[-_MAX_FAILURE_CHARS:]
+    return f"{result.reason}\n\n{report}"
 
 
 def _verification_problem(fault: Fault, before: TreeState, after: TreeState) -> str | None:

@@ -26,6 +26,9 @@ def build_providers(settings: Settings) -> list[PatchProvider]:
                     settings.model,
                     timeout=settings.request_timeout,
                     max_retries=settings.max_retries,
+                    choices=settings.candidates,
+                    context_tokens=settings.context_tokens,
+                    tool_calling=settings.tool_calling,
                 )
             )
         except ProviderError as error:

@@ -12,35 +12,42 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from kernel.faults import Fault
 from kernel.outcome import HealReport, report_to_dict
+from patches.secrets import environment_secrets, redact, shareable_secrets
+from patches.types import Usage
 
 logger = logging.getLogger(__name__)
 
 RECORDS_FOLDER = Path(".agentos") / "heals"
 
 
-def save_record(root: Path, report: HealReport, prices: tuple[float, float] = (0.0, 0.0)) -> Path:
+def save_record(
+    root: Path, report: HealReport, price: Callable[[Usage], float | None] = lambda usage: None
+) -> Path:
     """Write the record of ``report`` atomically and return its path.
 
-    ``prices`` are US dollars per million prompt and completion tokens; with
-    both 0 no cost is recorded.
+    ``price`` returns the estimated US dollars of a usage, or None when no
+    price is configured, in which case no cost is recorded.
     """
     folder = root / RECORDS_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     data = report_to_dict(report)
     for outcome, entry in zip(report.outcomes, data["faults"], strict=True):
         entry["context"] = _context(outcome.fault)
-        if any(prices):
-            usage = outcome.usage
-            cost = usage.prompt_tokens * prices[0] + usage.completion_tokens * prices[1]
-            entry["cost"] = round(cost / 1_000_000, 6)
+        cost = price(outcome.usage)
+        if cost is not None:
+            entry["cost"] = round(cost, 6)
         for attempt, attempt_entry in zip(outcome.attempts, entry["attempts"], strict=True):
             attempt_entry["diff"] = attempt.diff
     path = folder / f"{report.heal_id}.json"
     partial = path.with_suffix(".json.partial")
+    # Replies, diffs and test output may quote secrets, so every string is redacted.
+    data = _redacted(data, environment_secrets() + shareable_secrets(root))
     partial.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     os.replace(partial, path)  # a reader never sees half a record
     logger.info("saved heal record %s", path)
@@ -81,3 +88,13 @@ def _context(fault: Fault) -> dict:
         ],
         "output": fault.output,
     }
+
+
+def _redacted(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {key: _redacted(item, secrets) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(item, secrets) for item in value]
+    return value

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from kernel.budget import Budget, parse_prices
 from kernel.config import Settings
 from kernel.console import Reporter
 from kernel.errors import DirtyTreeError, KernelError, RepositoryError
@@ -100,9 +101,15 @@ def run_heal(
                     reporter,
                     no_verify=options.no_verify,
                     protected=protected_paths(repository),
+                    budget=Budget(
+                        max_tokens=settings.max_tokens,
+                        max_cost=settings.max_cost,
+                        max_seconds=settings.heal_timeout,
+                        prices=parse_prices(settings.model_prices),
+                    ),
                 )
                 report = session.run(snapshot, repository.root)
-            save_record(repository.root, report, (settings.prompt_price, settings.completion_price))
+            save_record(repository.root, report, settings.cost)
     finally:
         backend.close()
     return report
@@ -155,7 +162,7 @@ def heal_faults(
         separate = workspace.repository is not repository and workspace.branch is not None
         if separate and not any(outcome.commit for outcome in report.outcomes):
             repository.delete_branch(workspace.branch)
-        save_record(repository.root, report, (settings.prompt_price, settings.completion_price))
+        save_record(repository.root, report, settings.cost)
     return report
 
 

@@ -11,10 +11,13 @@ A candidate is rejected when an edit breaks one of these checks:
   ``[tool.pytest...]`` table in ``pyproject.toml``;
 - syntax: a ``.py`` result that libcst cannot parse or ``compile()`` rejects;
 - silencing: a ``.py`` result with more broad handlers that swallow errors
-  (bare ``except``, ``except Exception`` or ``except BaseException`` without
-  ``raise``) than before, or more skip and xfail markers than before;
-- assertions, when tests may be edited: a test file left with fewer
-  assertions than before.
+  (bare ``except``, ``except Exception`` or ``except BaseException``, alone
+  or in a tuple, without ``raise``, and ``suppress(Exception)``) than before,
+  or more skip and xfail markers than before;
+- assertions: a test file (when tests may be edited) left with fewer
+  assertions than before, or code under test with fewer ``assert`` statements;
+- special-casing: code under test that gains an ``if`` returning early for a
+  literal value of the failing test (:mod:`patches.cheats`).
 
 ``setup.cfg`` and ``tox.ini`` are rejected whole because either may hold
 pytest's settings and neither is usually part of a bug fix. ``pyproject.toml``
@@ -34,6 +37,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
+from patches.cheats import removed_asserts, special_cases
 from patches.context import parse_source
 from patches.errors import EditError
 from patches.types import Candidate, FileEdit
@@ -73,17 +77,26 @@ def is_test_path(path: str) -> bool:
 
 
 def check_candidate(
-    candidate: Candidate, root: Path, policy: GuardPolicy | None = None
+    candidate: Candidate,
+    root: Path,
+    policy: GuardPolicy | None = None,
+    test_literals: frozenset[object] = frozenset(),
 ) -> list[str]:
-    """Return the reasons to reject ``candidate`` in the repository at ``root``, if any."""
+    """Return the reasons to reject ``candidate`` in the repository at ``root``, if any.
+
+    ``test_literals`` are the literal values of the failing tests
+    (:func:`patches.cheats.failing_test_literals`), used to spot special-casing.
+    """
     policy = policy or GuardPolicy()
     reasons: list[str] = []
     for edit in candidate.edits:
-        reasons.extend(_check_edit(edit, root, policy))
+        reasons.extend(_check_edit(edit, root, policy, test_literals))
     return reasons
 
 
-def _check_edit(edit: FileEdit, root: Path, policy: GuardPolicy) -> list[str]:
+def _check_edit(
+    edit: FileEdit, root: Path, policy: GuardPolicy, test_literals: frozenset[object]
+) -> list[str]:
     location_reasons, resolved = _check_location(edit.path, root)
     if location_reasons or resolved is None:
         return location_reasons
@@ -99,7 +112,24 @@ def _check_edit(edit: FileEdit, root: Path, policy: GuardPolicy) -> list[str]:
         for name in names:
             reasons.extend(_check_test_scope(name, edit))
     if edit.path.endswith(".py"):
-        reasons.extend(_check_python(edit, policy, any(is_test_path(name) for name in names)))
+        is_test = any(is_test_path(name) for name in names)
+        reasons.extend(_check_python(edit, policy, is_test))
+        if not is_test and not reasons:
+            reasons.extend(_check_cheats(edit, test_literals))
+    return reasons
+
+
+def _check_cheats(edit: FileEdit, test_literals: frozenset[object]) -> list[str]:
+    reasons = [
+        f"{edit.path}: {problem}"
+        for problem in special_cases(edit.before, edit.after, test_literals)
+    ]
+    removed = removed_asserts(edit.before, edit.after)
+    if removed:
+        reasons.append(
+            f"{edit.path} loses {removed} assert statement(s). A fix must not delete the checks "
+            "that fail; fix the values they check."
+        )
     return reasons
 
 
@@ -280,9 +310,7 @@ class _CensusVisitor(cst.CSTVisitor):
         self._module = module
 
     def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
-        broad = node.type is None or (
-            isinstance(node.type, cst.Name) and node.type.value in _BROAD_EXCEPTIONS
-        )
+        broad = node.type is None or _is_broad(node.type)
         if not broad or _contains_raise(node.body):
             return
         # Handlers are compared by their text, so an unchanged handler that moved is not new.
@@ -306,12 +334,31 @@ class _CensusVisitor(cst.CSTVisitor):
         self._census.assertions += 1
 
     def visit_Call(self, node: cst.Call) -> None:
-        # unittest style: self.assertEqual(...), and pytest.raises(...) as a context.
         function = node.func
+        name = function.attr.value if isinstance(function, cst.Attribute) else None
+        if isinstance(function, cst.Name):
+            name = function.value
+        if name == "suppress" and any(_is_broad(argument.value) for argument in node.args):
+            text = " ".join(self._module.code_for_node(node).split())
+            self._census.broad_handlers[text] += 1
+            line = self.get_metadata(PositionProvider, node).start.line
+            self._census.handler_lines.setdefault(text, line)
+        # unittest style: self.assertEqual(...), and pytest.raises(...) as a context.
         if isinstance(function, cst.Attribute) and (
             function.attr.value.startswith("assert") or function.attr.value == "raises"
         ):
             self._census.assertions += 1
+
+
+def _is_broad(node: cst.BaseExpression) -> bool:
+    """Tell whether an exception type names Exception or BaseException, alone or in a tuple."""
+    if isinstance(node, cst.Name):
+        return node.value in _BROAD_EXCEPTIONS
+    if isinstance(node, cst.Attribute):  # builtins.Exception
+        return node.attr.value in _BROAD_EXCEPTIONS
+    if isinstance(node, cst.Tuple):
+        return any(_is_broad(element.value) for element in node.elements)
+    return False
 
 
 def _contains_raise(body: cst.BaseSuite) -> bool:

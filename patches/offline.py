@@ -58,6 +58,7 @@ class OfflineProvider:
     """Proposes the fixes listed above, without calling a model."""
 
     name = "offline"
+    accepts_feedback = False
 
     def propose(self, request: RepairRequest, root: Path, limit: int) -> Proposal:
         """Return up to ``limit`` candidates, and a rejection for each rule that gave up."""

@@ -15,32 +15,27 @@ raises :class:`~patches.errors.ProviderError`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
-import os
 import re
-import warnings
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import openai
 from openai.types.chat import ChatCompletion
 from openai.types.chat.chat_completion import Choice
 
-from patches.context import enclosing_symbol
-from patches.diff import make_candidate
+from patches.dedup import normal_form
 from patches.errors import EditError, ProviderError
-from patches.guards import is_test_path
-from patches.prompts import CodeExcerpt, build_messages, redact
-from patches.search_replace import apply_reply
+from patches.prompt_context import build_context
+from patches.prompts import build_messages
+from patches.replies import candidate_from_reply
+from patches.secrets import environment_secrets, redact, shareable_secrets
+from patches.tool_calls import EDIT_TOOL, reply_text
 from patches.types import Candidate, Proposal, Rejection, RepairRequest, Usage
 
 logger = logging.getLogger(__name__)
 
-MAX_SOURCE_FILES = 3  # repository files shown to the model besides the failing test
-# Environment variables whose values are hidden from prompts; AUTHOR names are not secrets.
-_SECRET_VARIABLE = re.compile(
-    r"KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|AUTH(?!OR)", re.IGNORECASE
-)
 _MODEL_SETTING = "AGENTOS_MODEL or `model` in [tool.agentos]"
 
 
@@ -48,6 +43,7 @@ class OpenAIProvider:
     """Proposes patches from an OpenAI-compatible chat completions endpoint."""
 
     name = "openai"
+    accepts_feedback = True
 
     def __init__(
         self,
@@ -58,8 +54,16 @@ class OpenAIProvider:
         timeout: float = 60.0,
         max_retries: int = 3,
         temperature: float = 0.0,
+        choices: int | None = None,
+        context_tokens: int = 8000,
+        tool_calling: bool = False,
     ) -> None:
         """Create the client, with ``timeout`` in seconds per request attempt.
+
+        ``choices`` is the number of replies requested at once (the API's
+        ``n``), by default the ``limit`` of each call to :meth:`propose`.
+        ``context_tokens`` is the estimated size limit of the code shown.
+        ``tool_calling`` offers the model an edit tool (:mod:`patches.tool_calls`).
 
         Raises ProviderError when the model name or the API key is missing.
         """
@@ -70,6 +74,9 @@ class OpenAIProvider:
             )
         self.model = model
         self.temperature = temperature
+        self.choices = choices
+        self.context_tokens = context_tokens
+        self.tool_calling = tool_calling
         self.max_retries = max_retries
         self.timeout = timeout
         http_client = openai.DefaultHttpxClient(
@@ -101,33 +108,42 @@ class OpenAIProvider:
         """Request ``limit`` candidates; raise ProviderError when the endpoint fails."""
         if limit < 1:
             return Proposal()
-        messages = build_messages(request, _excerpts(request, root), self._secrets())
+        context = build_context(request, root, self.context_tokens)
+        secrets = self._secrets() + shareable_secrets(root)
+        messages = build_messages(request, context, secrets)
+        wanted = self.choices or limit
         logger.info(
-            "asking model %s at %s for %d candidate(s) for fault %s",
+            "asking model %s at %s for %d candidate(s) for fault %s (round %d)",
             self.model,
             self.base_url,
-            limit,
+            wanted,
             request.fault_id,
+            len(request.history) + 1,
         )
         logger.debug("prompt for fault %s: %s", request.fault_id, messages)
-        response = self._complete(messages, limit)
+        response = self._complete(messages, wanted)
         usage = _usage(response)
 
         candidates: list[Candidate] = []
         rejections: list[Rejection] = []
         if not response.choices:
             rejections.append(Rejection(self.name, "the model returned no choices"))
+        seen: set[tuple[tuple[str, str], ...]] = set()
         for number, choice in enumerate(response.choices, start=1):
+            text = _reply_text(choice)
             try:
-                candidate = self._candidate(choice, root)
+                candidate = self._candidate(choice, root, context.editable)
             except EditError as error:
-                rejections.append(Rejection(self.name, f"choice {number}: {error}"))
-                logger.info("rejected choice %d for fault %s: %s", number, request.fault_id, error)
+                reason = redact(f"choice {number}: {error}", secrets)
+                rejections.append(Rejection(self.name, reason, text))
+                logger.info("rejected choice %d for fault %s: %s", number, request.fault_id, reason)
                 continue
-            if candidate.diff in {known.diff for known in candidates}:
+            key = normal_form(candidate)
+            if key in seen:
                 rejections.append(Rejection(self.name, f"choice {number} repeats an earlier one"))
             elif len(candidates) < limit:
-                candidates.append(candidate)
+                seen.add(key)
+                candidates.append(dataclasses.replace(candidate, reply=text))
         logger.info(
             "model %s returned %d candidate(s) and %d rejection(s) for fault %s (%d tokens)",
             self.model,
@@ -146,6 +162,8 @@ class OpenAIProvider:
         }
         if limit > 1:
             arguments["n"] = limit  # some servers ignore n and send one choice, which is fine
+        if self.tool_calling:
+            arguments["tools"] = [EDIT_TOOL]
         where = f"the model endpoint {self.base_url}"
         try:
             response = self._client.chat.completions.create(**arguments)  # type: ignore[call-overload]
@@ -203,37 +221,29 @@ class OpenAIProvider:
             )
         return response
 
-    def _candidate(self, choice: Choice, root: Path) -> Candidate:
+    def _candidate(self, choice: Choice, root: Path, editable: frozenset[str]) -> Candidate:
         """Turn one choice into a candidate, or raise EditError with the reason it cannot be one."""
         # The SDK does not validate replies, so any field may be missing.
         message = getattr(choice, "message", None)
-        text = getattr(message, "content", None)
+        text = reply_text(message) or None
         refusal = getattr(message, "refusal", None)
         finish_reason = getattr(choice, "finish_reason", None)
-        if finish_reason == "length":
-            raise EditError(
-                "the reply was cut off at the token limit (finish_reason 'length'), so its blocks "
-                "may be incomplete."
-            )
         if refusal:
             raise EditError(f"the model returned a refusal: {self._short(refusal)}")
-        if finish_reason == "content_filter":
-            raise EditError("the endpoint's content filter stopped the reply")
-        if not isinstance(text, str) or not text.strip():
-            raise EditError("the reply is empty")
-
-        changes = apply_reply(text, root)
-        candidate = make_candidate(self.name, self.model, _summary(text), changes)
-        for edit in candidate.edits:
-            if edit.path.endswith(".py"):
-                _check_compiles(edit.path, edit.after)
-        return candidate
+        # Files the model was not shown may still be created, but not edited.
+        allowed = editable | _missing_paths(text or "", root)
+        return candidate_from_reply(
+            text,
+            root,
+            provider=self.name,
+            model=self.model,
+            finish_reason=finish_reason,
+            allowed=allowed,
+        )
 
     def _secrets(self) -> list[str]:
         """Return the values that must never reach a prompt: the key, secret-named variables."""
-        values = [self._api_key]
-        values += [value for name, value in os.environ.items() if _SECRET_VARIABLE.search(name)]
-        return [value for value in values if value]
+        return [value for value in [self._api_key, *environment_secrets()] if value]
 
     def _short(self, text: str) -> str:
         """Cut a server's message to one line and hide any secret it echoes."""
@@ -262,86 +272,19 @@ class OpenAIProvider:
             )
 
 
-def _excerpts(request: RepairRequest, root: Path) -> list[CodeExcerpt]:
-    """Pick the files to show: the fault's location, then repository frames, then the test."""
-    places: list[tuple[str, int]] = []
-    if request.location is not None:
-        places.append((request.location.path, request.location.line))
-    for frame in reversed(request.frames):
-        if frame.in_repository and not is_test_path(frame.path):
-            places.append((frame.path, frame.line))
-
-    excerpts: list[CodeExcerpt] = []
-    seen: set[str] = set()
-    for path, line in places:
-        if path in seen or len(excerpts) >= MAX_SOURCE_FILES:
-            continue
-        source = _read_shareable(root, path)
-        if source is None:
-            continue
-        seen.add(path)
-        excerpts.append(CodeExcerpt(path, source, line, symbol=_symbol_at(source, line, path)))
-
-    test = _test_excerpt(request, root)
-    if test is not None:
-        excerpts.append(test)
-    return excerpts
+def _reply_text(choice: Choice) -> str:
+    return reply_text(getattr(choice, "message", None))
 
 
-def _test_excerpt(request: RepairRequest, root: Path) -> CodeExcerpt | None:
-    """Return the failing test's function as a read-only excerpt, to show the expected behaviour."""
-    if not request.test_ids:
-        return None
-    path, _, rest = request.test_ids[0].partition("::")
-    if not rest:
-        return None
-    symbol = ".".join(part.split("[")[0] for part in rest.split("::"))
-    source = _read_shareable(root, path)
-    if source is None:
-        return None
-    return CodeExcerpt(path, source, 1, read_only=True, symbol=symbol)
-
-
-def _read_shareable(root: Path, path: str) -> str | None:
-    """Read a repository file that may be shown to a model, or return None (for .env files too)."""
-    pure = PurePosixPath(path)
-    if pure.is_absolute() or ".." in pure.parts or pure.name.startswith(".env"):
-        return None
-    file = root / path
-    try:
-        return file.read_text(encoding="utf-8") if file.is_file() else None
-    except (OSError, UnicodeDecodeError) as error:
-        logger.debug("not showing %s to the model: %s", path, error)
-        return None
-
-
-def _symbol_at(source: str, line: int, path: str) -> str | None:
-    try:
-        return enclosing_symbol(source, line, path)
-    except EditError:
-        return None  # a file that does not parse is still shown whole or as a window
-
-
-def _summary(text: str) -> str:
-    """Use the model's first line of prose, before any block, as the candidate's summary."""
-    head = text.split("<<<<<<<", 1)[0].splitlines()
-    prose = [line.strip().strip("#*` ") for line in head if line.strip()]
-    prose = [line for line in prose if line and not line.startswith(("```", "~~~"))]
-    prose = prose[:-1]  # the last line before the first block is that block's path
-    return prose[0][:160] if prose else "patch proposed by the model"
-
-
-def _check_compiles(path: str, text: str) -> None:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # SyntaxWarning for odd escapes is not a rejection
-            compile(text, path, "exec", dont_inherit=True)
-    except SyntaxError as error:
-        raise EditError(
-            f"{path} does not compile after the patch, at line {error.lineno}: {error.msg}"
-        ) from error
-    except ValueError as error:
-        raise EditError(f"{path} does not compile after the patch: {error}") from error
+def _missing_paths(text: str, root: Path) -> frozenset[str]:
+    """Return the paths a reply names that do not exist yet, which it may create."""
+    names = re.findall(r"[\w./-]+\.\w+", text)
+    return frozenset(
+        name
+        for name in names
+        if "/" in name or name.endswith(".py")
+        if not name.startswith(("/", "..")) and ".." not in name and not (root / name).exists()
+    )
 
 
 def _server_message(error: openai.APIStatusError) -> str:

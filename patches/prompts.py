@@ -8,21 +8,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 
-from patches.context import symbol_source, symbol_span
-from patches.errors import EditError
-from patches.types import FaultKind, RepairRequest, TraceFrame
+from patches.prompt_context import CodeContext
+from patches.secrets import redact
+from patches.types import FaultKind, FeedbackKind, RepairRequest, TraceFrame, Turn
 
-# A file up to these sizes is sent whole, and a larger one as a window around the failing line.
-WHOLE_FILE_LINES = 400
-WHOLE_FILE_CHARS = 16_000
-WINDOW_LINES = 60  # lines on each side of the failing line in a window
 MAX_MESSAGE_CHARS = 2_000  # exception message
 MAX_OUTPUT_CHARS = 4_000  # test output, cut in the middle
 MAX_FRAMES = 20  # innermost traceback frames shown
-
-REDACTED = "[REDACTED]"
 
 SYSTEM_PROMPT = """\
 You fix bugs in a Python repository. You get one fault (a failing test, a lint \
@@ -53,85 +46,70 @@ test, weaken an assertion, or hide an error with a broad `except`.
 - Do not add a dependency that the repository does not already use.
 """
 
-# A line that assigns a secret-looking name (api_key, apikey, secret, token, password),
-# with an optional type annotation.
-_SECRET_ASSIGNMENT = re.compile(
-    r"(?P<key>(api[_-]?key|secret|token|password)\w*['\"]?(\s*:\s*[\w.\[\]| ]+?)?\s*[:=]\s*)"
-    r"(?P<value>\S.*?)\s*,?$",
-    re.IGNORECASE,
-)
-# Values worth hiding after such a name: a string literal, or a bare word of eight or more
-# characters with letters and digits (as in a .env dump). Code such as ``token = tokens[0]``
-# or ``max_tokens=100`` is left alone.
-_SECRET_LITERAL = re.compile(
-    r"^([rbuf]{0,2}['\"].*|(?=[^\s()\[\]{},]*[a-z])(?=[^\s()\[\]{},]*\d)[^\s()\[\]{},]{8,})$",
-    re.IGNORECASE,
-)
-_OPENAI_STYLE_KEY = re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}")
-
-
-@dataclass(frozen=True)
-class CodeExcerpt:
-    """A file to show the model, with the line the fault points at.
-
-    A read-only excerpt (a test) is shown as its enclosing function only and
-    is marked as not to be edited.
-    """
-
-    path: str
-    source: str
-    line: int
-    read_only: bool = False
-    symbol: str | None = None  # qualified name of the function to show whole
-
-
-def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """Hide secret values in ``text``.
-
-    ``secrets`` are exact values to hide wherever they occur, such as API keys
-    and the values of secret-named environment variables. Values shorter than
-    six characters are ignored because hiding them would garble ordinary text.
-    Then ``sk-...`` keys and the values of secret-named assignments are hidden.
-    """
-    for secret in sorted({value for value in secrets if len(value) >= 6}, key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-    text = _OPENAI_STYLE_KEY.sub(f"sk-{REDACTED}", text)
-    return "".join(_redact_line(line) for line in text.splitlines(keepends=True))
+# pytest lines that carry the failure: "E   ..." details, "> " source lines, "path.py:12: Error"
+# locations, and the short summary's FAILED and ERROR lines.
+_RELEVANT_OUTPUT = re.compile(r"^(E\s|>\s|\S+\.py:\d+:|FAILED |ERROR |_{3,} )")
 
 
 def build_messages(
-    request: RepairRequest, excerpts: list[CodeExcerpt], secrets: Iterable[str] = ()
+    request: RepairRequest, context: CodeContext, secrets: Iterable[str] = ()
 ) -> list[dict[str, str]]:
-    """Build the chat messages for ``request``: the system prompt and one user message."""
+    """Build the chat messages for ``request``: the system prompt, the fault, earlier rounds.
+
+    Each earlier round of ``request.history`` becomes the model's reply and a
+    user message saying what went wrong with it.
+    """
     secrets = tuple(secrets)
     sections = [_fault_section(request)]
     if request.frames:
         sections.append(_traceback_section(request.frames))
-    if request.test_output.strip():
-        output = _cut_middle(request.test_output.strip(), MAX_OUTPUT_CHARS)
+    output = relevant_output(request.test_output)
+    if output:
         sections.append(f"## Test output (trimmed)\n\n{_fenced(output, 'text')}")
-    for excerpt in excerpts:
-        section = _code_section(excerpt)
-        if section:
-            sections.append(section)
+    if context.sections:
+        sections.append("## Code")
+    for section in context.sections:
+        sections.append(f"### {section.title}\n\n{_fenced(section.code, section.language)}")
+    if context.editable:
+        allowed = ", ".join(sorted(context.editable))
+        sections.append(f"Files you may edit: {allowed}.")
     sections.append(
         "## Task\n\nFix the cause of this fault in the source code. Explain the cause in one or "
         "two sentences, then give the SEARCH/REPLACE blocks."
     )
-    user = redact("\n\n".join(sections), secrets)
-    return [
+    messages = [
         {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": user},
+        {"role": "user", "content": redact("\n\n".join(sections), secrets)},
     ]
+    for turn in request.history:
+        messages.append({"role": "assistant", "content": redact(turn.reply, secrets)})
+        messages.append({"role": "user", "content": redact(feedback_message(turn), secrets)})
+    return messages
 
 
-def _redact_line(line: str) -> str:
-    body = line.rstrip("\r\n")
-    match = _SECRET_ASSIGNMENT.search(body)
-    if match is None or not _SECRET_LITERAL.match(match.group("value")):
-        return line
-    ending = line[len(body) :]
-    return f"{body[: match.start('value')]}{REDACTED}{body[match.end('value') :]}{ending}"
+def feedback_message(turn: Turn) -> str:
+    """Tell the model what happened to its last reply and what to send next."""
+    if turn.kind is FeedbackKind.NOT_APPLIED:
+        return (
+            f"Your reply could not be used: {turn.problem}\n\n"
+            "Nothing was applied, and the files are still as shown above. Send the complete "
+            "set of SEARCH/REPLACE blocks again, corrected. Copy each SEARCH section exactly "
+            "from the real lines."
+        )
+    return (
+        "Your edits applied, but the fault is not fixed. The validation failed:\n\n"
+        f"{_fenced(turn.problem, 'text')}\n\n"
+        "Your edits were not kept, so the files are still as shown above. Find the real cause "
+        "and send new SEARCH/REPLACE blocks."
+    )
+
+
+def relevant_output(output: str) -> str:
+    """Keep the lines of pytest output that explain a failure, or cut the middle of the rest."""
+    lines = output.strip().splitlines()
+    relevant = [line for line in lines if _RELEVANT_OUTPUT.match(line)]
+    text = "\n".join(relevant) if relevant else output.strip()
+    return _cut_middle(text, MAX_OUTPUT_CHARS)
 
 
 def _fault_section(request: RepairRequest) -> str:
@@ -173,53 +151,6 @@ def _traceback_section(frames: tuple[TraceFrame, ...]) -> str:
         if frame.source.strip():
             lines.append(f"    {frame.source.strip()}")
     return f"## Traceback (innermost call last)\n\n{_fenced(chr(10).join(lines), 'text')}"
-
-
-def _code_section(excerpt: CodeExcerpt) -> str:
-    if excerpt.read_only:
-        title = f"### {excerpt.path}: test `{excerpt.symbol}` (read only, do not edit)"
-        try:
-            text = symbol_source(excerpt.source, excerpt.symbol or "", excerpt.path) or ""
-        except EditError:
-            text = ""  # a test file that does not parse is in the traceback already
-        return f"{title}\n\n{_fenced(text.rstrip(), 'python')}" if text else ""
-
-    lines = excerpt.source.splitlines()
-    parts = []
-    failing = lines[excerpt.line - 1].strip() if 0 < excerpt.line <= len(lines) else ""
-    span = _symbol_span(excerpt)
-    if span is not None:
-        start, end = span
-        function = "".join(excerpt.source.splitlines(keepends=True)[start - 1 : end])
-        parts.append(
-            f"### {excerpt.path}: `{excerpt.symbol}`, lines {start}-{end}\n\n"
-            f"{_fenced(function.rstrip(), 'python')}"
-        )
-    if len(lines) <= WHOLE_FILE_LINES and len(excerpt.source) <= WHOLE_FILE_CHARS:
-        parts.append(
-            f"### {excerpt.path} (whole file, {len(lines)} lines)\n\n"
-            f"{_fenced(excerpt.source.rstrip(), 'python')}"
-        )
-    else:
-        first = max(1, excerpt.line - WINDOW_LINES)
-        last = min(len(lines), excerpt.line + WINDOW_LINES)
-        window = "\n".join(lines[first - 1 : last])
-        parts.append(
-            f"### {excerpt.path}, lines {first}-{last} of {len(lines)}\n\n"
-            f"{_fenced(window, 'python')}"
-        )
-    if failing:
-        parts.append(f"Line {excerpt.line} of {excerpt.path}, where the fault points: `{failing}`")
-    return "\n\n".join(parts)
-
-
-def _symbol_span(excerpt: CodeExcerpt) -> tuple[int, int] | None:
-    if not excerpt.symbol:
-        return None
-    try:
-        return symbol_span(excerpt.source, excerpt.symbol, excerpt.path)
-    except EditError:
-        return None  # the file does not parse, but the whole file or window still shows it
 
 
 def _fenced(text: str, language: str) -> str:

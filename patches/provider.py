@@ -16,8 +16,13 @@ class PatchProvider(Protocol):
     Providers report every failure as a :class:`~patches.types.Rejection`
     and raise only :class:`~patches.errors.ProviderError` for a problem that
     makes the provider unusable (for example, a missing model name).
+
+    A provider with ``accepts_feedback`` true holds a conversation: it reads
+    ``request.history`` and shows the model its earlier replies with what
+    went wrong, so the kernel may ask it again for the same fault.
     """
 
     name: str
+    accepts_feedback: bool
 
     def propose(self, request: RepairRequest, root: Path, limit: int) -> Proposal: ...

@@ -64,9 +64,29 @@ class Location:
     symbol: str | None = None  # qualified name such as "Cart.total", or None at module level
 
 
+class FeedbackKind(enum.Enum):
+    """Why an earlier reply did not fix the fault."""
+
+    NOT_APPLIED = "not applied"  # the reply's edits could not be applied or broke a guard
+    VALIDATION_FAILED = "validation failed"  # the edits applied, but the checks still fail
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier round of a conversation: the model's reply and what went wrong with it."""
+
+    reply: str
+    kind: FeedbackKind
+    problem: str  # the rejection reason or the trimmed validation failure
+
+
 @dataclass(frozen=True)
 class RepairRequest:
-    """Everything a provider may use to propose a fix for one fault."""
+    """Everything a provider may use to propose a fix for one fault.
+
+    ``history`` holds the earlier rounds for this fault, oldest first, for
+    providers that hold a conversation.
+    """
 
     fault_id: str
     kind: FaultKind
@@ -79,6 +99,7 @@ class RepairRequest:
     lint_fix: LintFix | None = None
     test_ids: tuple[str, ...] = ()
     test_output: str = ""
+    history: tuple[Turn, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -119,6 +140,7 @@ class Candidate:
     summary: str
     edits: tuple[FileEdit, ...]
     diff: str
+    reply: str = field(default="", compare=False, repr=False)  # the model's text, for feedback
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -140,6 +162,7 @@ class Rejection:
 
     provider: str
     reason: str
+    reply: str = field(default="", compare=False, repr=False)  # the model's text, for feedback
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ class Reply:
     content_type: str = "application/json"
     delay: float = 0.0  # seconds to wait before responding
     usage: tuple[int, int] | None = (120, 40)  # (prompt, completion) tokens, or None for no usage
+    tool_call: tuple[str, str] | None = None  # (function name, raw arguments) for every choice
 
     @classmethod
     def text(
@@ -49,6 +50,11 @@ class Reply:
     ) -> Reply:
         """A completion with one choice per content, all with ``finish_reason``."""
         return cls(choices=contents, finish_reason=finish_reason, usage=usage)
+
+    @classmethod
+    def tool(cls, name: str, arguments: str, content: str | None = None) -> Reply:
+        """A completion whose one choice calls the tool ``name`` with raw ``arguments``."""
+        return cls(choices=(content,), finish_reason="tool_calls", tool_call=(name, arguments))
 
     @classmethod
     def error(
@@ -204,7 +210,7 @@ def _completion(reply: Reply, request: Any) -> bytes:
         "choices": [
             {
                 "index": index,
-                "message": {"role": "assistant", "content": content, "refusal": None},
+                "message": _message(reply, content),
                 "logprobs": None,
                 "finish_reason": reply.finish_reason,
             }
@@ -219,6 +225,16 @@ def _completion(reply: Reply, request: Any) -> bytes:
             "total_tokens": prompt + completion,
         }
     return json.dumps(document).encode()
+
+
+def _message(reply: Reply, content: str | None) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
+    if reply.tool_call is not None:
+        name, arguments = reply.tool_call
+        message["tool_calls"] = [
+            {"id": "call_1", "type": "function", "function": {"name": name, "arguments": arguments}}
+        ]
+    return message
 
 
 def _error_body(message: str) -> bytes:

@@ -30,6 +30,33 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--max-attempts", type=int, help="candidates validated per provider and fault"
     )
     heal.add_argument("--test-timeout", type=float, help="seconds for one sandbox run of the suite")
+    heal.add_argument(
+        "--candidates", type=int, help="replies requested from the model per request (default: 3)"
+    )
+    heal.add_argument(
+        "--max-rounds", type=int, help="requests per fault to the model, with feedback (default: 3)"
+    )
+    heal.add_argument(
+        "--context-tokens", type=int, help="estimated tokens of code context per prompt (8000)"
+    )
+    heal.add_argument(
+        "--max-tokens", type=int, help="model tokens one heal may use; 0 for no limit (200000)"
+    )
+    heal.add_argument(
+        "--max-cost", type=float, help="estimated dollars one heal may spend; 0 for no limit (1)"
+    )
+    heal.add_argument(
+        "--model-prices", help="MODEL=PROMPT/COMPLETION,... in dollars per million tokens"
+    )
+    heal.add_argument(
+        "--tool-calling",
+        action="store_const",
+        const=True,
+        help="offer the model an edit tool (many servers ignore or mangle tools)",
+    )
+    heal.add_argument(
+        "--heal-timeout", type=float, help="seconds after which no model is asked (1800)"
+    )
     heal.add_argument("--branch", help="put fixes on this new branch, made in a separate worktree")
     heal.add_argument(
         "--allow-dirty",
@@ -52,6 +79,14 @@ def run(arguments: argparse.Namespace, reporter: Reporter) -> int:
             "image": arguments.image,
             "max_attempts": arguments.max_attempts,
             "test_timeout": arguments.test_timeout,
+            "candidates": arguments.candidates,
+            "max_rounds": arguments.max_rounds,
+            "context_tokens": arguments.context_tokens,
+            "max_tokens": arguments.max_tokens,
+            "max_cost": arguments.max_cost,
+            "model_prices": arguments.model_prices,
+            "heal_timeout": arguments.heal_timeout,
+            "tool_calling": arguments.tool_calling,
         },
     )
     options = HealOptions(

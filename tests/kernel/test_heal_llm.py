@@ -120,10 +120,11 @@ def test_failed_validation_leaves_no_commit(pricing_repo, docker_image, model_en
     head = git(pricing_repo, "rev-parse", "HEAD")
     with ScriptedLLM([Reply.text(WRONG_REPLY)]) as server:
         model_env(server)
-        code = main(heal(pricing_repo, docker_image, "--max-attempts", "1"))
+        code = main(heal(pricing_repo, docker_image, "--max-attempts", "1", "--max-rounds", "1"))
 
     report = json.loads(capsys.readouterr().out)
     assert code == 1
+    assert len(server.chat_requests) == 1
     assert git(pricing_repo, "rev-parse", "HEAD") == head
     assert git(pricing_repo, "status", "--porcelain") == ""
     [outcome] = report["faults"]
@@ -138,7 +139,7 @@ def test_garbage_reply_is_rejected(pricing_repo, docker_image, model_env, capsys
     garbage = "Sure! I have fixed it. }}}<<<<<<< SEARCH\nnothing useful here"
     with ScriptedLLM([Reply.text(garbage)]) as server:
         model_env(server)
-        code = main(heal(pricing_repo, docker_image, "--max-attempts", "1"))
+        code = main(heal(pricing_repo, docker_image, "--max-attempts", "1", "--max-rounds", "1"))
 
     report = json.loads(capsys.readouterr().out)
     assert code == 1
@@ -147,6 +148,65 @@ def test_garbage_reply_is_rejected(pricing_repo, docker_image, model_env, capsys
     assert outcome["status"] == "unhealed"
     assert outcome["attempts"]
     assert all(not attempt["accepted"] for attempt in outcome["attempts"])
+
+
+MISSED_REPLY = """pricing.py
+<<<<<<< SEARCH
+    return rate * price
+=======
+    return (1 - rate) * price
+>>>>>>> REPLACE
+"""
+
+
+def test_missed_block_gets_nearest_text(pricing_repo, docker_image, model_env, capsys):
+    with ScriptedLLM([Reply.text(MISSED_REPLY), Reply.text(CORRECT_REPLY)]) as server:
+        model_env(server)
+        code = main(heal(pricing_repo, docker_image))
+
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0, report
+    assert "return price * (1 - rate)" in (pricing_repo / "pricing.py").read_text()
+    first, second = server.chat_requests
+    assert len(first.body["messages"]) == 2
+    system, user, reply, feedback = second.body["messages"]
+    assert reply == {"role": "assistant", "content": MISSED_REPLY}
+    assert feedback["role"] == "user"
+    assert "does not match" in feedback["content"]
+    assert "The most similar lines are" in feedback["content"]
+    assert "    return price * rate" in feedback["content"]
+    assert report["usage"]["requests"] == 2
+
+
+def test_failed_validation_is_sent_back(pricing_repo, docker_image, model_env, capsys):
+    with ScriptedLLM([Reply.text(WRONG_REPLY), Reply.text(CORRECT_REPLY)]) as server:
+        model_env(server)
+        code = main(heal(pricing_repo, docker_image, "--candidates", "1"))
+
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0, report
+    first, second = server.chat_requests
+    assert first.body.get("n") in (None, 1)
+    *_, reply, feedback = second.body["messages"]
+    assert reply["content"] == WRONG_REPLY
+    assert "validation failed" in feedback["content"]
+    assert "test_discount_takes_rate_off" in feedback["content"]
+    assert "99.75" in feedback["content"]  # the assertion values of the failing test
+    [outcome] = report["faults"]
+    assert [attempt["accepted"] for attempt in outcome["attempts"]] == [False, True]
+
+
+def test_token_budget_stops_rounds(pricing_repo, docker_image, model_env, capsys):
+    with ScriptedLLM([Reply.text(WRONG_REPLY), Reply.text(CORRECT_REPLY)]) as server:
+        model_env(server)
+        code = main(heal(pricing_repo, docker_image, "--max-tokens", "100"))
+
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert len(server.chat_requests) == 1
+    [outcome] = report["faults"]
+    assert "token budget is spent (160 of 100 tokens)" in outcome["reason"]
+    assert "max_tokens" in outcome["reason"]
 
 
 def test_auto_asks_offline_before_model(pricing_repo, docker_image, model_env, capsys):

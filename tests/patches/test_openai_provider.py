@@ -178,8 +178,8 @@ def test_several_choices_requested(shop: Path) -> None:
     assert llm.requests[0].body["n"] == 3
     assert len(proposal.candidates) == 1
     assert reasons(proposal) == [
-        "choice 2: the reply contains no SEARCH/REPLACE blocks. Reply with at least one block "
-        "in the requested format.",
+        "choice 2: the reply contains no edits: no SEARCH/REPLACE blocks, no unified diff and no "
+        "code block under a file path. Reply with SEARCH/REPLACE blocks.",
         "choice 3 repeats an earlier one",
     ]
 
@@ -198,7 +198,7 @@ def test_garbage_reply_rejected(shop: Path) -> None:
 
     assert proposal.candidates == ()
     (reason,) = reasons(proposal)
-    assert reason.startswith("choice 1: the reply contains no SEARCH/REPLACE blocks")
+    assert reason.startswith("choice 1: the reply contains no edits")
 
 
 def test_malformed_block_rejected(shop: Path) -> None:
@@ -367,7 +367,7 @@ def test_prompt_keeps_secrets_out(shop: Path, monkeypatch: pytest.MonkeyPatch) -
     database_password = "pw-database-7731-hunter"
     monkeypatch.setenv("OPENAI_API_KEY", api_key)
     monkeypatch.setenv("SHOP_DATABASE_PASSWORD", database_password)
-    output = f"E   assert 2 == 10\nconnecting with {database_password} and {api_key}"
+    output = f"E   assert 2 == 10\nE   connecting with {database_password} and {api_key}"
 
     with ScriptedLLM([Reply.text(FIX)]) as llm:
         OpenAIProvider("test-model", base_url=llm.base_url).propose(cart_fault(output), shop, 1)

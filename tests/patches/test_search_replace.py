@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from patches.errors import EditError
-from patches.search_replace import Block, apply_block, apply_reply, parse_blocks
+from patches.reply_formats import apply_reply
+from patches.search_replace import Block, apply_block, parse_blocks
 
 CART = """\
 class Cart:
@@ -177,7 +178,7 @@ def test_apply_reply_several_blocks_same_file(tmp_path: Path) -> None:
         "cart.py\n<<<<<<< SEARCH\n            result += item.cost\n        return result\n=======\n"
         "            result += item.cost\n        return round(result, 2)\n>>>>>>> REPLACE\n"
     )
-    changes = apply_reply(reply, tmp_path)
+    changes = apply_reply(reply, tmp_path).changes
     before, after = changes["cart.py"]
     assert before == CART
     assert "result += item.cost\n        return round(result, 2)\n" in after
@@ -186,7 +187,7 @@ def test_apply_reply_several_blocks_same_file(tmp_path: Path) -> None:
 
 def test_apply_reply_creates_file(tmp_path: Path) -> None:
     reply = "pkg/util.py\n<<<<<<< SEARCH\n=======\nVALUE = 1\n>>>>>>> REPLACE\n"
-    assert apply_reply(reply, tmp_path) == {"pkg/util.py": ("", "VALUE = 1\n")}
+    assert apply_reply(reply, tmp_path).changes == {"pkg/util.py": ("", "VALUE = 1\n")}
 
 
 def test_apply_reply_without_blocks(tmp_path: Path) -> None:
