@@ -101,12 +101,7 @@ def run_heal(
                     reporter,
                     no_verify=options.no_verify,
                     protected=protected_paths(repository),
-                    budget=Budget(
-                        max_tokens=settings.max_tokens,
-                        max_cost=settings.max_cost,
-                        max_seconds=settings.heal_timeout,
-                        prices=parse_prices(settings.model_prices),
-                    ),
+                    budget=heal_budget(settings),
                 )
                 report = session.run(snapshot, repository.root)
             save_record(repository.root, report, settings.cost)
@@ -152,6 +147,7 @@ def heal_faults(
                 no_verify=no_verify,
                 reproducer=reproducer,
                 protected=protected_paths(repository),
+                budget=heal_budget(settings),
             )
             report = session.run(
                 Snapshot(repository.archive("HEAD")),
@@ -164,6 +160,16 @@ def heal_faults(
             repository.delete_branch(workspace.branch)
         save_record(repository.root, report, settings.cost)
     return report
+
+
+def heal_budget(settings: Settings) -> Budget:
+    """Return a fresh budget with the limits of ``settings``."""
+    return Budget(
+        max_tokens=settings.max_tokens,
+        max_cost=settings.max_cost,
+        max_seconds=settings.heal_timeout,
+        prices=parse_prices(settings.model_prices),
+    )
 
 
 @contextlib.contextmanager
