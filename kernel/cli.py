@@ -16,7 +16,7 @@ import sys
 
 from rich.markup import escape
 
-from kernel.commands import demo, doctor, heal, watch
+from kernel.commands import demo, doctor, heal, run, watch
 from kernel.console import Reporter
 from kernel.errors import KernelError
 
@@ -26,7 +26,7 @@ EXIT_OK, EXIT_FAULTS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 # Each module registers one command group; see kernel/commands/__init__.py.
-COMMAND_MODULES = (heal, doctor, demo, watch)
+COMMAND_MODULES = (heal, doctor, demo, watch, run)
 
 
 def build_parser() -> argparse.ArgumentParser:
