@@ -42,7 +42,7 @@ _PYTHON_NAME = re.compile(r"python(\d+(\.\d+)?)?(\.exe)?$")
 
 @dataclass(frozen=True)
 class ProgramCommand:
-    """What to run: an interpreter for the host, and SCRIPT ARGS or -m MODULE ARGS after it."""
+    """A program to supervise: the host interpreter, then SCRIPT ARGS or -m MODULE ARGS."""
 
     interpreter: str
     arguments: tuple[str, ...]
@@ -69,7 +69,7 @@ class ProgramCommand:
 
 @dataclass(frozen=True)
 class ProgramExit:
-    """How one run of the program ended."""
+    """The end of one run of the program."""
 
     exit_code: int | None  # None when a signal killed it
     signal_number: int | None

@@ -30,6 +30,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rich.markup import escape
+
 from kernel.anomalies import rising_crash_rates
 from kernel.config import Settings
 from kernel.console import Reporter
@@ -158,6 +160,7 @@ class Supervisor:
         try:
             backend = self._open_backend()
         except KernelError as error:
+            logger.warning("cannot heal crash %s: %s", crash.id, error)
             return HealTry(crash, "failed", str(error))
         reproducer = CommandReproducer(
             backend, plan, inputs, self.repository.root, self.command.display
@@ -167,6 +170,9 @@ class Supervisor:
         try:
             result = reproducer.run(Snapshot(self.repository.archive("HEAD")))
         except SandboxError as error:
+            logger.warning(
+                "the sandbox failed to run the command for crash %s: %s", crash.id, error
+            )
             return HealTry(crash, "failed", f"the sandbox failed: {error}")
         seen = reproducer.crash_of(result)
         if seen is None or seen.id != crash.id:
@@ -196,6 +202,7 @@ class Supervisor:
                 on_branch=branches.append,
             )
         except KernelError as error:
+            logger.warning("the heal of crash %s failed: %s", crash.id, error)
             self.reporter.step("failed", f"the heal failed: {error}")
             return HealTry(crash, "failed", str(error))
         outcome = next((o for o in report.outcomes if o.fault.id == crash.id), None)
@@ -256,7 +263,9 @@ def report_gave_up(supervision: Supervision, command: ProgramCommand, reporter: 
     if crash.location is not None:
         symbol = f" in {crash.location.symbol}" if crash.location.symbol else ""
         where = f" at {crash.location.path}:{crash.location.line}{symbol}"
-    reporter.console.print(f"[bold red]supervision stopped[/]: {supervision.gave_up}.")
+    reporter.console.print(
+        f"[bold red]supervision stopped[/]: {escape(supervision.gave_up)}.", soft_wrap=True
+    )
     lines = [
         f"command: {command.display}",
         f"exception: {crash.exc_type}: {crash.message}{where}",
@@ -268,4 +277,4 @@ def report_gave_up(supervision: Supervision, command: ProgramCommand, reporter: 
         commit = f" (commit {tried.commit[:12]})" if tried.commit else ""
         lines.append(f"healing {tried.fault.id}: {tried.status}{commit}: {tried.detail}")
     for line in lines:
-        reporter.console.print(f"  {line}", markup=False, highlight=False)
+        reporter.console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
