@@ -5,6 +5,8 @@ happens to sit, so the same failure seen on two runs, or after an unrelated
 edit moved its line, is one fault. Lint faults are keyed by rule, file,
 enclosing symbol and message. Test faults are keyed by the test's node id
 and exception type, and collection faults by the module that failed to import.
+Crash faults of a supervised program are keyed by exception type and the
+file and enclosing symbol of the innermost repository frame.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from patches.context import enclosing_symbol
 from patches.errors import EditError
 from patches.guards import is_test_path
 from patches.types import FaultKind, LintFix, Location, RepairRequest, TraceFrame
+from sandbox.command import CrashRecord
 from sandbox.results import CollectionError, Frame, TestResult, TestRun
 
 logger = logging.getLogger(__name__)
@@ -158,6 +161,39 @@ def _collection_fault(error: CollectionError, root: Path) -> Fault:
         frames=frames,
         module=error.nodeid,
         output=_trim(error.longrepr),
+    )
+
+
+def crash_fault(crash: CrashRecord, root: Path, command: str) -> Fault:
+    """Turn the uncaught exception of a supervised program into a fault.
+
+    The output given to providers is the traceback with each frame's local
+    variables, as the bootstrap summarised them (secrets already redacted).
+    """
+    frames = tuple(_trace_frame(frame) for frame in crash.frames)
+    location = localise(frames, root)
+    symbol = location.symbol if location else None
+    where = f" in {symbol or location.path}" if location else ""
+    first_line = crash.message.strip().splitlines()[0] if crash.message.strip() else ""
+    lines = ["Traceback (most recent call last):"]
+    for frame in crash.frames:
+        lines.append(f'  File "{frame.path}", line {frame.line}, in {frame.function}')
+        if frame.source:
+            lines.append(f"    {frame.source}")
+        if frame.variables:
+            shown = ", ".join(f"{name}={value}" for name, value in frame.variables)
+            lines.append(f"    locals: {shown}")
+    lines.append(f"{crash.exc_type}: {crash.message}")
+    return Fault(
+        id=fault_id("crash", crash.exc_type, location.path if location else "", symbol),
+        kind=FaultKind.CRASH,
+        summary=f"{command} crashed: {crash.exc_type}: {_ADDRESS.sub('', first_line)}"[:200]
+        + where,
+        message=crash.message,
+        location=location,
+        exc_type=crash.exc_type,
+        frames=frames,
+        output=_trim("\n".join(lines)),
     )
 
 

@@ -6,8 +6,9 @@ reads them back.
 
 - ``tests.jsonl``: ``{"time", "source", "tree", "tests": {nodeid: [outcome, seconds]}}``,
   where ``tree`` is a hash of the exact files the tests ran on.
-- ``programs.jsonl``: ``{"time", "command", "exit_code", "signal", "crashed", "seconds"}``
-  for each run of a supervised program.
+- ``programs.jsonl``: ``{"time", "command", "exit_code", "signal", "crashed", "seconds",
+  "fault"}`` for each run of a supervised program, where ``fault`` is the id of
+  its crash fault or null.
 """
 
 from __future__ import annotations
@@ -54,14 +55,16 @@ def record_program_run(
     signal_number: int | None,
     crashed: bool,
     seconds: float,
+    fault_id: str | None = None,
 ) -> None:
-    """Append one run of a supervised program."""
+    """Append one run of a supervised program; ``fault_id`` names its crash fault."""
     record = {
         "command": command,
         "exit_code": exit_code,
         "signal": signal_number,
         "crashed": crashed,
         "seconds": round(seconds, 3),
+        "fault": fault_id,
     }
     _append(root, PROGRAMS_FILE, record)
 
