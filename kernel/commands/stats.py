@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
+from kernel.anomalies import find_anomalies
 from kernel.console import Reporter
 from kernel.gitops import Repository
 from kernel.history import load_history
@@ -27,13 +29,24 @@ def run(arguments: argparse.Namespace, reporter: Reporter) -> int:
     repository = Repository.open(arguments.path)
     try:
         stats = compute_stats(load_history(repository), load_records(repository.root))
+        anomalies = find_anomalies(repository.root)
     finally:
         repository.close()
     if arguments.json:
-        json.dump(stats_to_dict(stats), sys.stdout, indent=2)
+        data = stats_to_dict(stats)
+        data["anomalies"] = [
+            {"kind": anomaly.kind.value, "subject": anomaly.subject, "detail": anomaly.detail}
+            for anomaly in anomalies
+        ]
+        json.dump(data, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        _print(Console(highlight=False), stats)
+        console = Console(highlight=False)
+        _print(console, stats)
+        # Slow and flaky tests and rising crash rates, from the check history
+        # that watch mode and the supervisor keep under .agentos/history.
+        for anomaly in anomalies:
+            console.print(f"anomaly         {anomaly.kind.value}: {escape(anomaly.detail)}")
     return 0
 
 

@@ -221,3 +221,19 @@ def test_stats_without_records(repo, capsys):
     assert stats["faults_seen"] is None
     assert stats["healed_share"] is None
     assert stats["faults_by_kind"] == {"unknown": 1}
+
+
+def test_stats_lists_flaky_anomaly(repo, capsys):
+    from kernel.run_history import record_test_run
+    from sandbox.results import Outcome, RunStatus, TestResult, TestRun
+
+    for outcome in (Outcome.PASSED, Outcome.FAILED):
+        result = TestResult("test_calc.py::test_add", outcome, "call", 0.01)
+        run = TestRun(RunStatus.COMPLETED, 0, {result.nodeid: result})
+        record_test_run(repo, run, tree="same-tree", source="watch")
+
+    stats = run_json(capsys, "stats", str(repo), "--json")
+
+    [anomaly] = stats["anomalies"]
+    assert anomaly["kind"] == "flaky"
+    assert anomaly["subject"] == "test_calc.py::test_add"
