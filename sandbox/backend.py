@@ -29,6 +29,11 @@ class RunPlan:
     timeout: float = 300.0  # seconds of wall-clock time for the whole run
 
 
+def cancelled_command() -> CommandResult:
+    """Return the result of a ``run_command`` that ``cancel`` stopped: no exit code, no crash."""
+    return CommandResult(exit_code=None, timed_out=False, crash=None, output=CANCELLED_DETAIL)
+
+
 class SandboxBackend(Protocol):
     """Runs pytest on a snapshot and reports per-test results.
 
@@ -44,14 +49,21 @@ class SandboxBackend(Protocol):
     def run(self, snapshot: Snapshot, plan: RunPlan) -> TestRun: ...
 
     def run_command(self, snapshot: Snapshot, plan: CommandPlan) -> CommandResult:
-        """Run a program under the crash-recording bootstrap; its crash is in the result."""
+        """Run a program under the crash-recording bootstrap; its crash is in the result.
+
+        It runs with the same confinement as ``run``, in ``plan.cwd`` inside
+        the workspace, with only ``plan.environment`` of the caller's
+        variables. Like ``run``, it raises SandboxError only when the backend
+        itself fails, and ValueError for a working folder outside the workspace.
+        """
         ...
 
     def cancel(self) -> None:
         """Stop every run in progress, from any thread.
 
         Each of their ``run`` calls returns an INVALID TestRun whose detail says
-        it was cancelled.
+        it was cancelled, and each ``run_command`` the result of
+        :func:`cancelled_command`.
         """
         ...
 

@@ -1,6 +1,7 @@
 """Run a Python program and record its uncaught exception as JSON.
 
-Usage: ``python bootstrap.py SCRIPT [ARGS...]`` or ``python bootstrap.py -m MODULE [ARGS...]``.
+Usage: ``python bootstrap.py [--limit=NAME=VALUE...] SCRIPT [ARGS...]`` or
+``python bootstrap.py [--limit=NAME=VALUE...] -m MODULE [ARGS...]``.
 
 The program runs with ``runpy`` as ``__main__``, with ``sys.argv`` and
 ``sys.path`` set as ``python SCRIPT`` or ``python -m MODULE`` would set them.
@@ -11,7 +12,14 @@ last) with path, line, function, source line and a summary of local
 variables. Values of variables whose name suggests a secret are replaced by
 ``<redacted>``. The traceback is then printed and the exit status is 1, as
 Python itself does. Frames under AGENTOS_CRASH_ROOT (default: the working
-folder) get paths relative to it.
+folder) get paths relative to it. AGENTOS_CRASH_FILE may also be ``fd:N``,
+an inherited file descriptor, for a sandbox whose files are gone once it
+stops: the record is then written there as one line, and the descriptor is
+kept from the program and its children.
+
+Each ``--limit=NAME=VALUE`` sets a resource limit before the program starts,
+which its children inherit: ``as`` (bytes of address space), ``nproc``
+(processes), ``fsize`` (bytes of one file) or ``cpu`` (seconds).
 
 This file imports only the standard library, and it is run by path, so it can
 be copied into a sandbox on its own. Both variables are removed from the
@@ -38,15 +46,22 @@ SECRET_NAME = re.compile(
     r"pass(word|wd|phrase)?|secret|token|api_?key|credential|auth|private|cookie|session",
     re.IGNORECASE,
 )
+LIMIT_OPTION = "--limit="
+_LIMITS = {"as": "RLIMIT_AS", "nproc": "RLIMIT_NPROC", "fsize": "RLIMIT_FSIZE", "cpu": "RLIMIT_CPU"}
 # Python 3.11 freezes runpy, so its frames name "<frozen runpy>" rather than a file.
 _OWN_FILES = {os.path.abspath(__file__), os.path.abspath(runpy.__file__), "<frozen runpy>"}
 
 
 def main(argv: list[str]) -> int:
+    while argv and argv[0].startswith(LIMIT_OPTION):
+        if not _apply_limit(argv.pop(0)[len(LIMIT_OPTION) :]):
+            return 2
     if not argv or (argv[0] == "-m" and len(argv) < 2):
-        sys.stderr.write("usage: bootstrap.py SCRIPT [ARGS...] | -m MODULE [ARGS...]\n")
+        sys.stderr.write(
+            "usage: bootstrap.py [--limit=NAME=VALUE...] SCRIPT [ARGS...] | -m MODULE [ARGS...]\n"
+        )
         return 2
-    crash_file = os.environ.pop(CRASH_FILE_VARIABLE, "")
+    crash_file = _claim_descriptor(os.environ.pop(CRASH_FILE_VARIABLE, ""))
     root = os.path.abspath(os.environ.pop(ROOT_VARIABLE, "") or os.getcwd())
 
     # Python put this file's folder first on sys.path; the program must not see it.
@@ -79,6 +94,32 @@ def main(argv: list[str]) -> int:
     return 0
 
 
+def _apply_limit(limit: str) -> bool:
+    """Set one ``NAME=VALUE`` resource limit, never above the hard one; False when invalid."""
+    import resource  # Unix only, and only needed with --limit
+
+    name, _, value = limit.partition("=")
+    if name not in _LIMITS or not value.isdigit():
+        sys.stderr.write(f"bootstrap: invalid --limit {limit!r}: expected NAME=VALUE with NAME in ")
+        sys.stderr.write(f"{sorted(_LIMITS)}\n")
+        return False
+    kind = getattr(resource, _LIMITS[name])
+    _, hard = resource.getrlimit(kind)
+    soft = int(value) if hard == resource.RLIM_INFINITY else min(int(value), hard)
+    resource.setrlimit(kind, (soft, hard if hard != resource.RLIM_INFINITY else soft))
+    return True
+
+
+def _claim_descriptor(crash_file: str) -> str:
+    """Turn ``fd:N`` into a private copy of N and close N, so the program cannot write there."""
+    if not crash_file.startswith("fd:"):
+        return crash_file
+    descriptor = int(crash_file[3:])
+    private = os.dup(descriptor)  # not inheritable: the program's children do not get it
+    os.close(descriptor)
+    return f"fd:{private}"
+
+
 def _program_traceback(start: types.TracebackType | None) -> types.TracebackType | None:
     """Skip the frames of this file and of runpy at the top of the traceback."""
     while start is not None and _is_own(start.tb_frame.f_code.co_filename):
@@ -104,9 +145,11 @@ def _write_record(
         "message": str(error),
         "frames": frames,
     }
+    target: str | int = int(path[3:]) if path.startswith("fd:") else path
     try:
-        with open(path, "w", encoding="utf-8") as stream:
-            json.dump(record, stream)
+        with open(target, "w", encoding="utf-8") as stream:
+            # One line, so that a reader of a shared stream can find it.
+            stream.write(json.dumps(record) + "\n")
     except OSError as write_error:
         sys.stderr.write(f"bootstrap: cannot write the crash record to {path}: {write_error}\n")
 

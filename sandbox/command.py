@@ -10,7 +10,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from sandbox.results import Frame
 
@@ -55,6 +55,21 @@ class CommandResult:
     crash: CrashRecord | None
     output: str  # standard output and error, truncated
     duration: float = 0.0
+
+
+def working_folder(cwd: str) -> str:
+    """Return ``cwd`` as a clean relative POSIX path ("" for the root); reject one that escapes.
+
+    A plan's working folder is relative to the repository root, and a
+    sandbox must not start its program outside its workspace.
+    """
+    path = PurePosixPath(cwd.replace("\\", "/"))
+    if path.is_absolute() or ".." in path.parts:
+        raise ValueError(
+            f"the command's working folder {cwd!r} is not inside the repository; "
+            "give a path relative to the repository root, without '..'"
+        )
+    return "" if str(path) == "." else str(path)
 
 
 def parse_crash(text: str) -> CrashRecord | None:

@@ -11,7 +11,9 @@ on its standard input: a few lines of Python (``_BOOTSTRAP``) extract it and
 then run the driver. The driver writes the events to the container's standard
 error and pytest's clipped console output to its standard output, and both are
 read back from the container's log, because a tmpfs is gone once the
-container stops.
+container stops. :meth:`DockerBackend.run_command` runs a program the same
+way under ``sandbox/bootstrap.py``, which writes its crash record where the
+driver writes the events.
 
 The driver kills pytest at the run's deadline; the host kills the container
 ``HOST_GRACE`` seconds later if it is still running. The container is removed
@@ -37,7 +39,17 @@ import docker.errors
 import requests.exceptions
 from docker.models.containers import Container
 
-from sandbox.backend import CANCELLED_DETAIL, RunPlan
+from sandbox.backend import CANCELLED_DETAIL, RunPlan, cancelled_command
+from sandbox.command import (
+    BOOTSTRAP,
+    BOOTSTRAP_NAME,
+    CRASH_FILE_VARIABLE,
+    ROOT_VARIABLE,
+    CommandPlan,
+    CommandResult,
+    parse_crash,
+    working_folder,
+)
 from sandbox.errors import BackendUnavailable, SandboxError
 from sandbox.events import parse_events
 from sandbox.pool import worker_limit
@@ -56,13 +68,16 @@ SANDBOX_UID = 1000  # the image's unprivileged user, see sandbox/image/build-bas
 WORKSPACE = "/work"
 PLUGIN_DIR = "/tmp/agentos"
 EVENTS_FD = 3  # the bootstrap makes this a copy of the container's standard error
+RESULTS_TARGET = f"fd:{EVENTS_FD}"  # for the events and the crash record alike
 KILL_GRACE = 10.0  # seconds to wait for a killed container to stop
 HOST_GRACE = 15.0  # seconds past the driver's deadline before the host kills the container
 LOG_LIMIT = "64m"  # of the container log, which carries the events and the clipped output
 
-# Runs as the container's command: extract the tar from standard input, move
-# standard error to fd 3 for the events (so stray text on standard error lands
-# in the console output instead), then replace itself with the driver.
+# Runs as the container's command, with the arguments WORKING_FOLDER SCRIPT
+# ARGS...: extract the tar from standard input, move standard error to fd 3
+# for the results (so stray text on standard error lands in the console output
+# instead), then replace itself with SCRIPT. The working folder is created
+# when missing, because git keeps no empty folder.
 _BOOTSTRAP = """\
 import io, os, sys, tarfile
 data = sys.stdin.buffer.read()
@@ -72,12 +87,29 @@ null = os.open(os.devnull, os.O_RDONLY)
 os.dup2(null, 0)
 os.dup2(2, 3)
 os.dup2(1, 2)
-os.chdir("{workspace}")
-driver = "{plugin_dir}/{module}.py"
-os.execv(sys.executable, [sys.executable, driver] + sys.argv[1:])
+os.makedirs(sys.argv[1], exist_ok=True)
+os.chdir(sys.argv[1])
+os.execv(sys.executable, [sys.executable] + sys.argv[2:])
 """
+_BASE_ENVIRONMENT = {
+    "HOME": "/tmp",
+    "LANG": "C.UTF-8",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONUNBUFFERED": "1",
+}
 _START_HINT = "start the daemon (for example 'dockerd &' or 'systemctl start docker')"
 _BUILD_HINT = "build the image with sandbox/image/build-base.sh"
+
+
+@dataclass(frozen=True)
+class _Launch:
+    """One container to run: a script of the tools folder, where, with what, for how long."""
+
+    arguments: tuple[str, ...]  # the script's path and its arguments
+    environment: dict[str, str]  # the whole environment: nothing of the host's enters
+    working_folder: str
+    deadline: float  # seconds after the start at which the host kills the container
+    output_limit: int  # characters of standard output to keep
 
 
 @dataclass(frozen=True)
@@ -121,7 +153,10 @@ class DockerBackend:
         self.host_grace = host_grace
         self._owns_client = client is None
         self._client = client if client is not None else _connect()
-        self._plugin_source = Path(__file__).with_name("pytest_plugin.py").read_bytes()
+        self._tools = {
+            f"{MODULE_NAME}.py": Path(__file__).with_name("pytest_plugin.py").read_bytes(),
+            BOOTSTRAP_NAME: BOOTSTRAP.read_bytes(),
+        }
         self._running: dict[str, Container] = {}  # run id -> container, for cancel()
         self._lock = threading.Lock()
         self._cancelled: set[str] = set()
@@ -131,38 +166,11 @@ class DockerBackend:
         """Run ``plan`` on ``snapshot``; raise SandboxError only when Docker itself fails."""
         if not plan.targets and not plan.full_suite:
             raise ValueError("the run plan has no targets and full_suite is off: nothing to run")
-        run_id = uuid.uuid4().hex[:12]
-        archive = self._input_archive(snapshot)
-        with self._lock:
-            generation = self._generation
+        launch = self._test_launch(plan)
 
-        container = None
-        try:
-            container = self._create(plan, run_id)
-            with self._lock:
-                self._running[run_id] = container
-                if self._generation != generation:
-                    # cancel() ran while the container was being created.
-                    self._cancelled.add(run_id)
-            if self._was_cancelled(run_id):
-                return _cancelled_run(self.name)
-            finished = self._execute(container, archive, plan.timeout + self.host_grace, run_id)
-        except (docker.errors.DockerException, requests.exceptions.RequestException) as error:
-            if self._was_cancelled(run_id):
-                return _cancelled_run(self.name)
-            raise _translate(error, self.image, run_id) from error
-        finally:
-            with self._lock:
-                self._running.pop(run_id, None)
-                cancelled = run_id in self._cancelled
-                self._cancelled.discard(run_id)
-            if container is not None:
-                _remove(container)
-            else:
-                # An interrupt can land after the daemon created the container
-                # but before create() returned it.
-                _remove_run(self._client, run_id)
-        if cancelled:
+        run_id = uuid.uuid4().hex[:12]
+        finished = self._run_container(snapshot, launch, run_id)
+        if finished is None:
             return _cancelled_run(self.name)
 
         run = parse_events(
@@ -185,6 +193,49 @@ class DockerBackend:
             run.duration,
         )
         return run
+
+    def run_command(self, snapshot: Snapshot, plan: CommandPlan) -> CommandResult:
+        """Run a program under the bootstrap in a new container, confined as ``run`` is.
+
+        The crash record comes back on the container's standard error, as the
+        events of a test run do, because the tmpfs is gone once it stops.
+        """
+        folder = working_folder(plan.cwd)
+        environment = {
+            **plan.environment,
+            **_BASE_ENVIRONMENT,
+            CRASH_FILE_VARIABLE: RESULTS_TARGET,
+            ROOT_VARIABLE: WORKSPACE,
+        }
+        launch = _Launch(
+            (f"{PLUGIN_DIR}/{BOOTSTRAP_NAME}", *plan.arguments),
+            environment,
+            f"{WORKSPACE}/{folder}".rstrip("/"),
+            plan.timeout,
+            self.output_limit,
+        )
+
+        run_id = uuid.uuid4().hex[:12]
+        finished = self._run_container(snapshot, launch, run_id)
+        if finished is None:
+            return cancelled_command()
+        if finished.out_of_memory:
+            logger.warning(
+                "sandbox %s: the command ran out of memory (limit %s)", run_id, self.memory
+            )
+        logger.info(
+            "sandbox %s: command exited with %s in %.1f s",
+            run_id,
+            "a timeout" if finished.timed_out else finished.exit_code,
+            finished.duration,
+        )
+        return CommandResult(
+            exit_code=finished.exit_code,
+            timed_out=finished.timed_out,
+            crash=parse_crash(_last_line(finished.events)),
+            output=finished.output,
+            duration=finished.duration,
+        )
 
     def cancel(self) -> None:
         """Kill every run of this backend in progress; their ``run`` calls return INVALID.
@@ -210,8 +261,72 @@ class DockerBackend:
         with self._lock:
             return run_id in self._cancelled
 
+    def _test_launch(self, plan: RunPlan) -> _Launch:
+        """Return the container that runs the pytest driver for ``plan``."""
+        # The driver runs by path rather than with -m, so that the workspace is
+        # not first on its sys.path and a module of the repository cannot
+        # shadow one of the standard library that the driver imports.
+        arguments = [f"{PLUGIN_DIR}/{MODULE_NAME}.py"]
+        arguments.extend(
+            ["--timeout", f"{plan.timeout:g}", "--output-limit", str(self.output_limit)]
+        )
+        arguments.append("--own-process-group")
+        if plan.full_suite:
+            arguments.append("--full-suite")
+        if not plan.stop_at_first_failure:
+            arguments.append("--keep-going")
+        arguments.extend(["--", *plan.targets])
+        # Only what pytest needs: nothing of the host's environment enters.
+        environment = {
+            **_BASE_ENVIRONMENT,
+            EVENTS_VARIABLE: RESULTS_TARGET,
+            "PYTHONPATH": PLUGIN_DIR,
+        }
+        # The driver already clipped its output; the limit only bounds what arrives anyway.
+        return _Launch(
+            tuple(arguments),
+            environment,
+            WORKSPACE,
+            plan.timeout + self.host_grace,
+            2 * self.output_limit,
+        )
+
+    def _run_container(self, snapshot: Snapshot, launch: _Launch, run_id: str) -> _Finished | None:
+        """Run ``launch`` in a new container and remove it; return None when it was cancelled."""
+        archive = self._input_archive(snapshot)
+        with self._lock:
+            generation = self._generation
+
+        container = None
+        try:
+            container = self._create(launch, run_id)
+            with self._lock:
+                self._running[run_id] = container
+                if self._generation != generation:
+                    # cancel() ran while the container was being created.
+                    self._cancelled.add(run_id)
+            if self._was_cancelled(run_id):
+                return None
+            finished = self._execute(container, archive, launch, run_id)
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as error:
+            if self._was_cancelled(run_id):
+                return None
+            raise _translate(error, self.image, run_id) from error
+        finally:
+            with self._lock:
+                self._running.pop(run_id, None)
+                cancelled = run_id in self._cancelled
+                self._cancelled.discard(run_id)
+            if container is not None:
+                _remove(container)
+            else:
+                # An interrupt can land after the daemon created the container
+                # but before create() returned it.
+                _remove_run(self._client, run_id)
+        return None if cancelled else finished
+
     def _input_archive(self, snapshot: Snapshot) -> bytes:
-        """Return one tar with the workspace and the plugin, for the bootstrap to extract at /."""
+        """Return one tar with the workspace and the tools, for the bootstrap to extract at /."""
         archive = snapshot.to_tar(prefix=WORKSPACE.lstrip("/"), uid=SANDBOX_UID, gid=SANDBOX_UID)
         buffer = io.BytesIO()
         with (
@@ -220,11 +335,11 @@ class DockerBackend:
         ):
             for member in source.getmembers():
                 target.addfile(member, source.extractfile(member) if member.isfile() else None)
-            _add_plugin(target, self._plugin_source)
+            _add_tools(target, self._tools)
         return buffer.getvalue()
 
     def _execute(
-        self, container: Container, archive: bytes, deadline: float, run_id: str
+        self, container: Container, archive: bytes, launch: _Launch, run_id: str
     ) -> _Finished:
         logger.info("sandbox %s: starting container %s", run_id, container.short_id)
         started = time.monotonic()
@@ -234,7 +349,7 @@ class DockerBackend:
             _send(stdin, archive)
         finally:
             stdin.close()
-        exit_code, timed_out = _wait(container, deadline)
+        exit_code, timed_out = _wait(container, launch.deadline)
         duration = time.monotonic() - started
 
         return _Finished(
@@ -242,26 +357,12 @@ class DockerBackend:
             timed_out=timed_out,
             duration=duration,
             events=_read_log(container, stdout=False, stderr=True),
-            # The driver already clipped it; this only bounds what arrives anyway.
-            output=clip(_read_log(container, stdout=True, stderr=False), 2 * self.output_limit),
+            output=clip(_read_log(container, stdout=True, stderr=False), launch.output_limit),
             out_of_memory=_out_of_memory(container),
         )
 
-    def _create(self, plan: RunPlan, run_id: str) -> Container:
-        # The driver runs by path rather than with -m, so that the workspace is
-        # not first on its sys.path and a module of the repository cannot
-        # shadow one of the standard library that the driver imports.
-        bootstrap = _BOOTSTRAP.format(
-            workspace=WORKSPACE, plugin_dir=PLUGIN_DIR, module=MODULE_NAME
-        )
-        command = ["python3", "-c", bootstrap]
-        command.extend(["--timeout", f"{plan.timeout:g}", "--output-limit", str(self.output_limit)])
-        command.append("--own-process-group")
-        if plan.full_suite:
-            command.append("--full-suite")
-        if not plan.stop_at_first_failure:
-            command.append("--keep-going")
-        command.extend(["--", *plan.targets])
+    def _create(self, launch: _Launch, run_id: str) -> Container:
+        command = ["python3", "-c", _BOOTSTRAP, launch.working_folder, *launch.arguments]
         tmpfs_options = f"uid={SANDBOX_UID},gid={SANDBOX_UID},mode=0755,exec,nosuid,nodev"
         return self._client.containers.create(
             self.image,
@@ -276,15 +377,7 @@ class DockerBackend:
             },
             # docker-init as PID 1 reaps the zombies that a fork bomb leaves.
             init=True,
-            # Only what pytest needs: nothing of the host's environment enters.
-            environment={
-                EVENTS_VARIABLE: f"fd:{EVENTS_FD}",
-                "PYTHONPATH": PLUGIN_DIR,
-                "HOME": "/tmp",
-                "LANG": "C.UTF-8",
-                "PYTHONDONTWRITEBYTECODE": "1",
-                "PYTHONUNBUFFERED": "1",
-            },
+            environment=launch.environment,
             network_mode="none",
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
@@ -373,16 +466,17 @@ def _is_leftover(labels: dict[str, str], state: str) -> bool:
     return False
 
 
-def _add_plugin(target: tarfile.TarFile, source: bytes) -> None:
-    """Add the plugin under a name that cannot clash with the repository's modules."""
+def _add_tools(target: tarfile.TarFile, files: dict[str, bytes]) -> None:
+    """Add the driver and the bootstrap, in a read-only folder outside the workspace."""
     folder = tarfile.TarInfo(PLUGIN_DIR.lstrip("/"))
     folder.type, folder.mode = tarfile.DIRTYPE, 0o555
     folder.uid = folder.gid = SANDBOX_UID
-    member = tarfile.TarInfo(f"{PLUGIN_DIR.lstrip('/')}/{MODULE_NAME}.py")
-    member.size, member.mode = len(source), 0o444
-    member.uid = member.gid = SANDBOX_UID
-    # The file comes before its read-only folder, which tarfile then chmods last.
-    target.addfile(member, io.BytesIO(source))
+    for name, source in files.items():
+        member = tarfile.TarInfo(f"{PLUGIN_DIR.lstrip('/')}/{name}")
+        member.size, member.mode = len(source), 0o444
+        member.uid = member.gid = SANDBOX_UID
+        target.addfile(member, io.BytesIO(source))
+    # The files come before their read-only folder, which tarfile then chmods last.
     target.addfile(folder)
 
 
@@ -411,6 +505,12 @@ def _wait(container: Container, timeout: float) -> tuple[int | None, bool]:
 
 def _read_log(container: Container, *, stdout: bool, stderr: bool) -> str:
     return container.logs(stdout=stdout, stderr=stderr).decode("utf-8", errors="replace")
+
+
+def _last_line(text: str) -> str:
+    """Return the last non-empty line: the crash record, after any stray text on the stream."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
 
 
 def _out_of_memory(container: Container) -> bool:

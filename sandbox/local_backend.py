@@ -13,6 +13,10 @@ depends on the host:
 In both cases the driver sets limits on address space, processes, file size
 and CPU time (``resource.setrlimit``). The backend logs the isolation in
 force, and warns once per process when it is only rlimits.
+
+:meth:`LocalBackend.run_command` runs a program the same way, under
+``sandbox/bootstrap.py`` in place of the driver. The bootstrap sets the same
+limits and writes the crash record into the run's folder.
 """
 
 from __future__ import annotations
@@ -26,10 +30,23 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from sandbox.backend import CANCELLED_DETAIL, RunPlan
+from sandbox.backend import CANCELLED_DETAIL, RunPlan, cancelled_command
+from sandbox.command import (
+    BOOTSTRAP,
+    BOOTSTRAP_NAME,
+    CRASH_FILE_VARIABLE,
+    ROOT_VARIABLE,
+    CommandPlan,
+    CommandResult,
+    parse_crash,
+    working_folder,
+)
 from sandbox.errors import BackendUnavailable
 from sandbox.events import parse_events
 from sandbox.pool import worker_limit
@@ -42,7 +59,27 @@ logger = logging.getLogger(__name__)
 KILL_GRACE = 10.0  # seconds to wait for a killed process group to be reaped
 BUBBLEWRAP = "bubblewrap"
 RLIMITS = "rlimits"
+PLUGIN = Path(__file__).with_name("pytest_plugin.py")
 _warned_not_isolated = False
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """The folders of one run, all under its temporary folder."""
+
+    folder: Path
+    workspace: Path  # the snapshot, extracted
+    script: Path  # the driver or the bootstrap, outside the workspace
+    home: Path
+
+
+@dataclass(frozen=True)
+class _Ended:
+    exit_code: int | None  # None after a kill at the deadline
+    timed_out: bool
+    cancelled: bool
+    output: str  # standard output and error, clipped
+    duration: float
 
 
 class LocalBackend:
@@ -82,15 +119,17 @@ class LocalBackend:
         """Run ``plan`` on ``snapshot``; failures of the code under test are in the TestRun."""
         if not plan.targets and not plan.full_suite:
             raise ValueError("the run plan has no targets and full_suite is off: nothing to run")
-        if not self.isolated:
-            _warn_once()
-        folder = Path(tempfile.mkdtemp(prefix="agentos-local-"))
-        try:
+        with self._temporary_folder() as folder:
             return self._run_in(folder, snapshot, plan)
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
-            if folder.exists():
-                logger.warning("could not remove the temporary sandbox folder %s", folder)
+
+    def run_command(self, snapshot: Snapshot, plan: CommandPlan) -> CommandResult:
+        """Run a program under the bootstrap in a temporary copy of ``snapshot``, as ``run`` does.
+
+        Only ``plan.environment`` and the variables every run gets reach it.
+        """
+        relative = working_folder(plan.cwd)
+        with self._temporary_folder() as folder:
+            return self._command_in(folder, snapshot, plan, relative)
 
     @property
     def isolation(self) -> str:
@@ -116,6 +155,18 @@ class LocalBackend:
 
     def close(self) -> None:
         """Nothing to release: every run cleans up after itself."""
+
+    @contextmanager
+    def _temporary_folder(self) -> Iterator[Path]:
+        if not self.isolated:
+            _warn_once()
+        folder = Path(tempfile.mkdtemp(prefix="agentos-local-"))
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+            if folder.exists():
+                logger.warning("could not remove the temporary sandbox folder %s", folder)
 
     def _wrapper(self, folder: Path, workspace: Path) -> list[str]:
         """Return the bubblewrap command line that confines a run to ``folder``, or []."""
@@ -178,63 +229,125 @@ class LocalBackend:
         return (None if timed_out else exit_code), timed_out, cancelled
 
     def _run_in(self, folder: Path, snapshot: Snapshot, plan: RunPlan) -> TestRun:
-        workspace, plugin_dir, home = folder / "work", folder / "plugin", folder / "home"
-        for path in (workspace, plugin_dir, home):
-            path.mkdir()
-        snapshot.extract(workspace)
-        plugin = plugin_dir / f"{MODULE_NAME}.py"
-        shutil.copyfile(Path(__file__).with_name("pytest_plugin.py"), plugin)
+        layout = _lay_out(folder, snapshot, PLUGIN, f"{MODULE_NAME}.py")
         events_path = folder / "events.jsonl"
-        output_path = folder / "output.log"
-
-        command = [*self._wrapper(folder, workspace), self.python, str(plugin)]
-        command.extend(f"--limit={name}={value}" for name, value in self.limits.items())
-        # CPU seconds: a test that spins on a core ends by itself even if the
-        # deadline is missed; NOTE: it is per process, so it does not bound a pool.
-        command.append(f"--limit=cpu={int(plan.timeout) + 30}")
+        arguments = []
         if plan.full_suite:
-            command.append("--full-suite")
+            arguments.append("--full-suite")
         if not plan.stop_at_first_failure:
-            command.append("--keep-going")
-        command.extend(["--", *plan.targets])
+            arguments.append("--keep-going")
+        arguments.extend(["--", *plan.targets])
         environment = {
-            "PATH": os.environ.get("PATH", os.defpath),
-            "HOME": str(home),
-            "LANG": "C.UTF-8",
-            "PYTHONPATH": str(plugin_dir),
-            "PYTHONDONTWRITEBYTECODE": "1",
+            **_base_environment(layout.home),
+            "PYTHONPATH": str(layout.script.parent),
             EVENTS_VARIABLE: str(events_path),
         }
 
-        logger.info("local sandbox (%s): running pytest in %s", self.isolation, workspace)
-        started = time.monotonic()
-        with output_path.open("wb") as output_file:
-            exit_code, timed_out, cancelled = self._run_process(
-                command, workspace, environment, output_file, plan.timeout
-            )
-        duration = time.monotonic() - started
-        if cancelled:
+        logger.info("local sandbox (%s): running pytest in %s", self.isolation, layout.workspace)
+        ended = self._execute(layout, layout.workspace, arguments, environment, plan.timeout)
+        if ended.cancelled:
             return TestRun(RunStatus.INVALID, None, backend=self.name, detail=CANCELLED_DETAIL)
 
         events = events_path.read_text("utf-8", errors="replace") if events_path.exists() else ""
-        output = _read_clipped(output_path, self.output_limit)
         run = parse_events(
             events,
-            exit_code,
+            ended.exit_code,
             targets=plan.targets,
-            output=output,
-            duration=duration,
+            output=ended.output,
+            duration=ended.duration,
             backend=self.name,
-            timed_out_after=plan.timeout if timed_out else None,
+            timed_out_after=plan.timeout if ended.timed_out else None,
         )
         logger.info(
             "local sandbox: %s, %d passed, %d failed in %.1f s",
             run.status.value,
             len(run.passed()),
             len(run.failed()),
-            duration,
+            ended.duration,
         )
         return run
+
+    def _command_in(
+        self, folder: Path, snapshot: Snapshot, plan: CommandPlan, relative: str
+    ) -> CommandResult:
+        layout = _lay_out(folder, snapshot, BOOTSTRAP, BOOTSTRAP_NAME)
+        crash_path = folder / "crash.json"
+        cwd = layout.workspace / relative
+        cwd.mkdir(parents=True, exist_ok=True)  # git keeps no empty folder
+        environment = {
+            **plan.environment,
+            **_base_environment(layout.home),
+            CRASH_FILE_VARIABLE: str(crash_path),
+            ROOT_VARIABLE: str(layout.workspace),
+        }
+
+        logger.info(
+            "local sandbox (%s): running %s in %s", self.isolation, " ".join(plan.arguments), cwd
+        )
+        ended = self._execute(layout, cwd, list(plan.arguments), environment, plan.timeout)
+        if ended.cancelled:
+            return cancelled_command()
+
+        crash = crash_path.read_text("utf-8", errors="replace") if crash_path.exists() else ""
+        logger.info(
+            "local sandbox: command exited with %s in %.1f s",
+            "a timeout" if ended.timed_out else ended.exit_code,
+            ended.duration,
+        )
+        return CommandResult(
+            exit_code=ended.exit_code,
+            timed_out=ended.timed_out,
+            crash=parse_crash(crash),
+            output=ended.output,
+            duration=ended.duration,
+        )
+
+    def _execute(
+        self,
+        layout: _Layout,
+        cwd: Path,
+        arguments: list[str],
+        environment: dict[str, str],
+        timeout: float,
+    ) -> _Ended:
+        """Run the layout's script with ``arguments`` in ``cwd``, confined and limited."""
+        command = [*self._wrapper(layout.folder, cwd), self.python, str(layout.script)]
+        # The driver and the bootstrap both take --limit before their arguments.
+        command.extend(f"--limit={name}={value}" for name, value in self.limits.items())
+        # CPU seconds: a test that spins on a core ends by itself even if the
+        # deadline is missed; NOTE: it is per process, so it does not bound a pool.
+        command.append(f"--limit=cpu={int(timeout) + 30}")
+        command.extend(arguments)
+        output_path = layout.folder / "output.log"
+
+        started = time.monotonic()
+        with output_path.open("wb") as output_file:
+            exit_code, timed_out, cancelled = self._run_process(
+                command, cwd, environment, output_file, timeout
+            )
+        duration = time.monotonic() - started
+        output = _read_clipped(output_path, self.output_limit)
+        return _Ended(exit_code, timed_out, cancelled, output, duration)
+
+
+def _lay_out(folder: Path, snapshot: Snapshot, script: Path, name: str) -> _Layout:
+    """Extract ``snapshot`` into ``folder``/work and copy ``script`` into ``folder``/tools."""
+    layout = _Layout(folder, folder / "work", folder / "tools" / name, folder / "home")
+    for path in (layout.workspace, layout.script.parent, layout.home):
+        path.mkdir()
+    snapshot.extract(layout.workspace)
+    shutil.copyfile(script, layout.script)
+    return layout
+
+
+def _base_environment(home: Path) -> dict[str, str]:
+    """Return what every run gets: nothing else of the host's environment enters."""
+    return {
+        "PATH": os.environ.get("PATH", os.defpath),
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 import tarfile
@@ -132,3 +133,65 @@ def test_bootstrap_runs_module_and_hides_itself(tmp_path):
     assert record.exc_type == "KeyError"
     assert [frame.function for frame in record.frames] == ["<module>", "run"]
     assert record.frames[-1].path == "pkg/__main__.py"
+
+
+NESTED = Snapshot(
+    tar_of(
+        {
+            "tools/where.py": "import os\nprint('cwd', os.getcwd().rsplit('/', 1)[-1])\n",
+            "tools/hang.py": "import time\nprint('waiting', flush=True)\ntime.sleep(600)\n",
+        }
+    )
+)
+
+
+def check_cwd_and_deadline(backend) -> None:
+    result = backend.run_command(NESTED, CommandPlan(("where.py",), cwd="tools", timeout=60))
+    assert result.exit_code == 0
+    assert "cwd tools" in result.output
+
+    result = backend.run_command(NESTED, CommandPlan(("hang.py",), cwd="tools", timeout=2))
+    assert result.timed_out
+    assert result.exit_code is None
+    assert result.crash is None
+    assert "waiting" in result.output
+
+    with pytest.raises(ValueError, match="not inside the repository"):
+        backend.run_command(NESTED, CommandPlan(("where.py",), cwd="../outside"))
+
+
+def test_local_command_in_folder_until_deadline():
+    check_cwd_and_deadline(LocalBackend())
+
+
+@pytest.mark.docker
+def test_docker_command_in_folder_until_deadline(docker_image):
+    backend = DockerBackend(docker_image)
+    try:
+        check_cwd_and_deadline(backend)
+    finally:
+        backend.close()
+
+
+def test_bootstrap_writes_record_to_descriptor(tmp_path):
+    (tmp_path / "prog.py").write_text(
+        "import os\nos.write(2, b'stray\\n')\nraise RuntimeError('boom')\n"
+    )
+    read, write = os.pipe()
+    done = subprocess.run(
+        [sys.executable, str(BOOTSTRAP), "--limit=nproc=512", "prog.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        pass_fds=(write,),
+        env={CRASH_FILE_VARIABLE: f"fd:{write}", "PATH": ""},
+    )
+    os.close(write)
+    with os.fdopen(read, encoding="utf-8") as stream:
+        record = parse_crash(stream.read())
+    assert done.returncode == 1
+    assert "stray" in done.stderr
+    assert record is not None
+    assert record.exc_type == "RuntimeError"
+    assert record.frames[-1].path == "prog.py"

@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import textwrap
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -165,14 +166,24 @@ def test_hang_kills_process_group(make_snapshot: MakeSnapshot, tmp_path: Path) -
     assert not process_alive(int(pid_file.read_text()))
 
 
-def process_alive(pid: int) -> bool:
-    """Whether ``pid`` runs; a zombie waiting for init to reap it counts as dead."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    state = stat.rsplit(")", 1)[1].split()[0]
-    return state != "Z"
+def process_alive(pid: int, grace: float = 10.0) -> bool:
+    """Whether ``pid`` still runs after ``grace`` seconds; a zombie counts as dead.
+
+    A process killed with SIGKILL tears down asynchronously: for a moment it
+    is still in state R with its memory already released, so one look can
+    catch it dying.
+    """
+    deadline = time.monotonic() + grace
+    while True:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except FileNotFoundError:
+            return False
+        if stat.rsplit(")", 1)[1].split()[0] == "Z":
+            return False
+        if time.monotonic() >= deadline:
+            return True
+        time.sleep(0.05)
 
 
 def test_os_exit_crashed(make_snapshot: MakeSnapshot) -> None:
