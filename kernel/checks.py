@@ -43,9 +43,10 @@ class CheckResult:
 def observe(backend: SandboxBackend, snapshot: Snapshot, root: Path, timeout: float) -> TreeState:
     """Run the suite and ruff on one tree and collect its faults.
 
-    ``root`` is a checkout of the same tree, which ruff reads.
+    ``root`` is a checkout of the same tree, which ruff reads. The run records
+    per-test coverage, which the offline engine uses to localise faults.
     """
-    run = backend.run(snapshot, RunPlan(full_suite=True, timeout=timeout))
+    run = backend.run(snapshot, RunPlan(full_suite=True, timeout=timeout, coverage=True))
     diagnostics = tuple(lint.check_tree(root))
     faults = lint_faults(list(diagnostics), file_reader(root)) + test_faults(run, root)
     return TreeState(snapshot, run, diagnostics, tuple(_by_priority(faults)))

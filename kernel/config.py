@@ -42,6 +42,8 @@ class Settings:
     request_timeout: float = 60.0  # seconds for one model request
     max_retries: int = 3  # model request retries on 429, 5xx and connection errors
     allow_test_edits: bool = False  # let candidates edit tests and pytest configuration
+    offline_max_candidates: int = 40  # candidates the offline engine proposes per fault
+    offline_seconds: float = 20.0  # seconds the offline engine spends generating them
 
 
 # Keys accepted in [tool.agentos] and as AGENTOS_<KEY>; each maps to a Settings field.
@@ -149,7 +151,12 @@ def _check(settings: Settings) -> None:
         )
     if settings.max_attempts < 1:
         raise ConfigError(f"invalid max_attempts {settings.max_attempts}; it must be at least 1.")
-    for name in ("test_timeout", "request_timeout"):
+    if settings.offline_max_candidates < 1:
+        raise ConfigError(
+            f"invalid offline_max_candidates {settings.offline_max_candidates}; "
+            "it must be at least 1."
+        )
+    for name in ("test_timeout", "request_timeout", "offline_seconds"):
         if getattr(settings, name) <= 0:
             raise ConfigError(
                 f"invalid {name} {getattr(settings, name)}; "

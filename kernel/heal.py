@@ -21,7 +21,7 @@ from kernel.checks import TreeState, check_lint, check_tests, observe, usable_ba
 from kernel.config import Settings
 from kernel.console import Reporter
 from kernel.errors import CommitRejected, KernelError
-from kernel.faults import Fault, missing_package
+from kernel.faults import Fault, missing_package, spectrum_of
 from kernel.gitops import Repository
 from kernel.messages import commit_message, revert_message
 from kernel.outcome import Attempt, BaselineSummary, FaultOutcome, FaultStatus, HealReport
@@ -111,7 +111,7 @@ class HealSession:
                 reason = f"skipped: {provider.name} failed earlier in this heal: {error}"
                 attempts.append(Attempt(provider.name, None, "", 0, False, reason))
                 continue
-            candidates = list(self._candidates(provider, fault, attempts))
+            candidates = list(self._candidates(provider, fault, state, attempts))
             accepted = self._first_accepted(fault, candidates, state, attempts)
             if accepted is not None:
                 return self._accept(fault, accepted, state, attempts)
@@ -136,15 +136,22 @@ class HealSession:
         return None
 
     def _candidates(
-        self, provider: PatchProvider, fault: Fault, attempts: list[Attempt]
+        self, provider: PatchProvider, fault: Fault, state: TreeState, attempts: list[Attempt]
     ) -> Iterator[Candidate]:
-        """Yield the provider's candidates that pass the guards, smallest first.
+        """Yield the provider's candidates that pass the guards, smallest first unless ranked.
 
         Rejected replies and guard failures are recorded in ``attempts``.
         """
+        # The offline engine's candidates cost no tokens, so it gets its own,
+        # larger budget; the model's are capped by max_attempts.
+        limit = (
+            self.settings.offline_max_candidates
+            if provider.name == "offline"
+            else self.settings.max_attempts
+        )
         try:
             proposal = provider.propose(
-                fault.to_request(), self.workspace.root, self.settings.max_attempts
+                fault.to_request(spectrum_of(state.run)), self.workspace.root, limit
             )
         except ProviderError as error:
             logger.warning(
@@ -160,7 +167,12 @@ class HealSession:
         for rejection in proposal.rejections:
             attempts.append(Attempt(rejection.provider, None, "", 0, False, rejection.reason))
         policy = GuardPolicy(allow_test_edits=self.settings.allow_test_edits)
-        for candidate in sorted(proposal.candidates, key=lambda c: c.changed_lines):
+        ordered = (
+            proposal.candidates
+            if proposal.ranked
+            else sorted(proposal.candidates, key=lambda c: c.changed_lines)
+        )
+        for candidate in ordered:
             problems = check_candidate(candidate, self.workspace.root, policy)
             if problems:
                 attempts.append(_attempt(candidate, False, "; ".join(problems)))

@@ -21,6 +21,7 @@ class RunPlan:
     targets: tuple[str, ...] = ()
     full_suite: bool = True
     timeout: float = 300.0  # seconds of wall-clock time for the whole run
+    coverage: bool = False  # record the lines each test executes (slower)
 
 
 class SandboxBackend(Protocol):

@@ -25,6 +25,7 @@ import docker.errors
 import requests.exceptions
 from docker.models.containers import Container
 
+from sandbox import coverage_plugin
 from sandbox.backend import RunPlan
 from sandbox.errors import BackendUnavailable, SandboxError
 from sandbox.events import parse_events
@@ -43,6 +44,7 @@ SANDBOX_UID = 1000  # the image's unprivileged user, see sandbox/image/build-bas
 WORKSPACE = "/work"
 PLUGIN_DIR = "/opt/agentos"
 EVENTS_PATH = "/tmp/agentos-events.jsonl"
+COVERAGE_PATH = "/tmp/agentos-coverage.jsonl"
 KILL_GRACE = 10.0  # seconds to wait for a killed container to stop
 _START_HINT = "start the daemon (for example 'dockerd &' or 'systemctl start docker')"
 _BUILD_HINT = "build the image with sandbox/image/build-base.sh"
@@ -56,6 +58,7 @@ class _Finished:
     timed_out: bool
     duration: float
     events: str
+    coverage: str  # the coverage plugin's output, "" when the plan did not ask for it
     output: str
     out_of_memory: bool
 
@@ -125,6 +128,8 @@ class DockerBackend:
             backend=self.name,
             timed_out_after=plan.timeout if finished.timed_out else None,
         )
+        if plan.coverage:
+            run = replace(run, coverage=coverage_plugin.read_coverage(finished.coverage))
         if finished.out_of_memory:
             run = _with_detail(run, f"the container ran out of memory (limit {self.memory})")
         logger.info(
@@ -158,6 +163,7 @@ class DockerBackend:
             timed_out=timed_out,
             duration=duration,
             events=_read_file(container, EVENTS_PATH),
+            coverage=_read_file(container, COVERAGE_PATH),
             output=_read_logs(container, self.output_limit),
             out_of_memory=_out_of_memory(container),
         )
@@ -170,6 +176,10 @@ class DockerBackend:
         if plan.full_suite:
             command.append("--full-suite")
         command.extend(["--", *plan.targets])
+        coverage = {
+            "PYTEST_PLUGINS": coverage_plugin.MODULE_NAME,
+            coverage_plugin.COVERAGE_VARIABLE: COVERAGE_PATH,
+        }
         return self._client.containers.create(
             self.image,
             command=command,
@@ -183,6 +193,7 @@ class DockerBackend:
                 "LANG": "C.UTF-8",
                 "PYTHONDONTWRITEBYTECODE": "1",
                 "PYTHONUNBUFFERED": "1",
+                **(coverage if plan.coverage else {}),
             },
             network_mode="none",
             cap_drop=["ALL"],
@@ -280,16 +291,20 @@ def _is_leftover(container: Container) -> bool:
 
 
 def _plugin_archive() -> bytes:
-    """Build a tar of the plugin, under a name that cannot clash with the repository's modules."""
-    source = Path(__file__).with_name("pytest_plugin.py").read_bytes()
+    """Build a tar of the plugins, under names that cannot clash with the repository's modules."""
+    plugins = {
+        MODULE_NAME: Path(__file__).with_name("pytest_plugin.py").read_bytes(),
+        coverage_plugin.MODULE_NAME: Path(coverage_plugin.__file__).read_bytes(),
+    }
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
         folder = tarfile.TarInfo(PLUGIN_DIR.lstrip("/"))
         folder.type, folder.mode = tarfile.DIRTYPE, 0o755
         archive.addfile(folder)
-        member = tarfile.TarInfo(f"{PLUGIN_DIR.lstrip('/')}/{MODULE_NAME}.py")
-        member.size, member.mode = len(source), 0o644
-        archive.addfile(member, io.BytesIO(source))
+        for name, source in plugins.items():
+            member = tarfile.TarInfo(f"{PLUGIN_DIR.lstrip('/')}/{name}.py")
+            member.size, member.mode = len(source), 0o644
+            archive.addfile(member, io.BytesIO(source))
     return buffer.getvalue()
 
 

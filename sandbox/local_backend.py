@@ -17,9 +17,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import IO
 
+from sandbox import coverage_plugin
 from sandbox.backend import RunPlan
 from sandbox.events import parse_events
 from sandbox.pytest_plugin import EVENTS_VARIABLE, MODULE_NAME
@@ -80,6 +82,13 @@ class LocalBackend:
             "PYTHONDONTWRITEBYTECODE": "1",
             EVENTS_VARIABLE: str(events_path),
         }
+        coverage_path = folder / "coverage.jsonl"
+        if plan.coverage:
+            shutil.copyfile(
+                coverage_plugin.__file__, plugin_dir / f"{coverage_plugin.MODULE_NAME}.py"
+            )
+            environment["PYTEST_PLUGINS"] = coverage_plugin.MODULE_NAME
+            environment[coverage_plugin.COVERAGE_VARIABLE] = str(coverage_path)
 
         logger.info("local sandbox: running pytest in %s", workspace)
         started = time.monotonic()
@@ -100,6 +109,9 @@ class LocalBackend:
             backend=self.name,
             timed_out_after=plan.timeout if timed_out else None,
         )
+        if plan.coverage and coverage_path.exists():
+            text = coverage_path.read_text("utf-8", errors="replace")
+            run = replace(run, coverage=coverage_plugin.read_coverage(text))
         logger.info(
             "local sandbox: %s, %d passed, %d failed in %.1f s",
             run.status.value,
