@@ -112,6 +112,7 @@ def check_tests(
 ) -> CheckResult:
     """Run the suite on ``snapshot`` and judge it against the baseline in ``state``."""
     targets = (fault.test_id,) if fault.test_id else ()
+    timeout = candidate_timeout(state.run, timeout)
     run = backend.run(snapshot, RunPlan(targets=targets, full_suite=True, timeout=timeout))
     verdict = judge(state.run, run, targets)
     if not verdict.accepted:
@@ -121,6 +122,20 @@ def check_tests(
         if fault.module in still_broken:
             return CheckResult(False, f"{fault.module} still fails to collect", run)
     return CheckResult(True, verdict.summary, run)
+
+
+# A candidate's run may take this many times the baseline's, plus a margin in
+# seconds, before it counts as hanging. Mutants such as a loop condition that
+# never turns false hang, and a full test_timeout for each would dominate a heal.
+CANDIDATE_TIME_FACTOR = 4.0
+CANDIDATE_TIME_MARGIN = 10.0
+
+
+def candidate_timeout(baseline: TestRun, timeout: float) -> float:
+    """Return the deadline in seconds for a candidate's run, at most ``timeout``."""
+    if baseline.duration <= 0:
+        return timeout
+    return min(timeout, CANDIDATE_TIME_FACTOR * baseline.duration + CANDIDATE_TIME_MARGIN)
 
 
 _STATUS_PHRASES = {

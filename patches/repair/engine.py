@@ -14,6 +14,8 @@ logger = logging.getLogger(__name__)
 
 # Exceptions that name what is missing: the rules fix them, and mutating
 # arbitrary lines near them only adds candidates that cannot help.
+# NOTE: arguments swapped so that a value of the wrong type gets an
+# attribute also raise AttributeError, and the search does not try those.
 _NOT_SEARCHED = frozenset(
     {
         "NameError",

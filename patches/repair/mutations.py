@@ -8,17 +8,20 @@ collection, infinity). It never takes a value from a test.
 
     operator      rewrites                                      priority
     boundary      < <=, > >=, and a bound plus or minus one      0
-    comparison    < >, == !=, in / not in, is ==                 1
-    arithmetic    + -, * /, / //, // %, += -=                    1
     boolean       and / or, a negated or un-negated condition    1
+    arithmetic    + -, * /, / //, // %, += -=                    1
     constant      an integer plus or minus one                   1
-    return        a missing return, an extra or early return     2
-    initial       another neutral initial value                  2
-    arguments     two adjacent arguments or operands swapped     2
-    builtin       min / max, any / all                           2
-    variable      another local variable of the function         3
+    comparison    < >=, < >, == !=, in / not in, is ==           2
+    return        a missing return, an extra or early return     3
+    initial       another neutral initial value                  3
+    arguments     two adjacent arguments or operands swapped     3
+    builtin       min / max, any / all                           3
+    variable      another local variable of the function         4
 
-A lower priority is tried first at lines of equal suspiciousness.
+A lower priority is tried first at lines of equal suspiciousness. A flipped
+comparison comes after and/or and a negated condition because it passes weak
+tests more often without being the fix; among flips, the negation (< to >=)
+comes before the mirror (< to >).
 """
 
 from __future__ import annotations
@@ -42,15 +45,15 @@ from patches.errors import EditError
 
 class Operator(enum.Enum):
     BOUNDARY = ("boundary", 0)
-    COMPARISON = ("comparison", 1)
-    ARITHMETIC = ("arithmetic", 1)
     BOOLEAN = ("boolean", 1)
+    ARITHMETIC = ("arithmetic", 1)
     CONSTANT = ("constant", 1)
-    RETURN = ("return", 2)
-    INITIAL = ("initial", 2)
-    ARGUMENTS = ("arguments", 2)
-    BUILTIN = ("builtin", 2)
-    VARIABLE = ("variable", 3)
+    COMPARISON = ("comparison", 2)
+    RETURN = ("return", 3)
+    INITIAL = ("initial", 3)
+    ARGUMENTS = ("arguments", 3)
+    BUILTIN = ("builtin", 3)
+    VARIABLE = ("variable", 4)
 
     @property
     def label(self) -> str:
@@ -75,7 +78,7 @@ class _Rewrite(NamedTuple):
     operator: Operator
     old: cst.CSTNode
     new: cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel
-    change: str = ""  # set when ``new`` is a sentinel, whose code says nothing
+    change: str = ""  # set when ``new`` is a sentinel, which has no code to show
 
 
 _COMPARISONS: dict[type[cst.BaseCompOp], str] = {
@@ -91,12 +94,13 @@ _COMPARISONS: dict[type[cst.BaseCompOp], str] = {
     cst.NotIn: "not in",
 }
 _COMPARISON_BY_TEXT = {text: kind for kind, text in _COMPARISONS.items()}
-# The first replacement of each operator moves a boundary; the rest flip it.
+# The first replacement of each operator moves a boundary, the second negates
+# it and the third mirrors it.
 _COMPARISON_SWAPS = {
-    "<": ("<=", ">", ">="),
-    "<=": ("<", ">=", ">"),
-    ">": (">=", "<", "<="),
-    ">=": (">", "<=", "<"),
+    "<": ("<=", ">=", ">"),
+    "<=": ("<", ">", ">="),
+    ">": (">=", "<=", "<"),
+    ">=": (">", "<", "<="),
     "==": ("!=", "is"),
     "!=": ("==", "is not"),
     "is": ("==", "is not"),

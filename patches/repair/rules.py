@@ -25,6 +25,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import libcst as cst
+
+from patches.context import parse_source
 from patches.diff import make_candidate
 from patches.errors import EditError
 from patches.guards import is_test_path
@@ -91,7 +94,7 @@ def import_from_repository(
             return [], [f"'{name}' is defined in several modules: {', '.join(modules)}"]
         return [], []
     statement = f"from {modules[0]} import {name}"
-    after = insert_import_line(site.source, statement)
+    after = insert_import_line(site.source, statement, set(repository.modules))
     summary = f"Add `{statement}` to {site.path} for its use at line {site.line}"
     return [make_candidate(provider, None, summary, {site.path: (site.source, after)})], []
 
@@ -123,6 +126,9 @@ def misspelled_import(
         after = _replace_on_line(site.source, site.line, wrong, fixed_name)
         if after is None:
             continue
+        if "." not in wrong:
+            # The file uses the name it imports; the uses carry the same typo.
+            after = rename_names(after, wrong, fixed_name)
         summary = f"Import `{fixed_name}` instead of `{wrong}` at {site.path}:{site.line}"
         return [make_candidate(provider, None, summary, {site.path: (site.source, after)})], []
     return [], []
@@ -234,24 +240,67 @@ def closest(wrong: str, choices: set[str]) -> str | None:
     return winners[0] if best >= MIN_SIMILARITY and len(winners) == 1 else None
 
 
-def insert_import_line(source: str, statement: str) -> str:
-    """Insert ``statement`` after the leading imports, or after the docstring, or at the top."""
+def insert_import_line(source: str, statement: str, first_party: set[str]) -> str:
+    """Insert a first-party ``statement`` where an import sorter would accept it.
+
+    It goes after the leading imports, in a section of its own unless the last
+    of them is first-party too (a module of ``first_party``). Without imports
+    it goes after the docstring or at the top, followed by the blank lines
+    that the next statement needs.
+    """
     tree = _parse(source)
     lines = source.splitlines(keepends=True)
-    position = 0
-    if tree is not None:
-        body = tree.body
-        index = 0
-        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-            position = body[0].end_lineno or 0
-            index = 1
-        while index < len(body) and isinstance(body[index], (ast.Import, ast.ImportFrom)):
-            position = body[index].end_lineno or position
-            index += 1
+    position, last_import, index = 0, None, 0
+    body = tree.body if tree is not None else []
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        position, index = body[0].end_lineno or 0, 1
+    while index < len(body) and isinstance(body[index], (ast.Import, ast.ImportFrom)):
+        position, last_import = body[index].end_lineno or position, body[index]
+        index += 1
+
     head = lines[:position]
     if head and not head[-1].endswith("\n"):
         head[-1] += "\n"
-    return "".join([*head, statement + "\n", *lines[position:]])
+    new = [statement + "\n"]
+    if last_import is not None and _top_module(last_import) not in first_party:
+        new.insert(0, "\n")
+    elif last_import is None:
+        if head:
+            new.insert(0, "\n")
+        rest = lines[position:]
+        while rest and not rest[0].strip():
+            rest = rest[1:]
+        is_definition = index < len(body) and isinstance(
+            body[index], (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+        )
+        new += ["\n"] * (2 if is_definition else 1)
+        return "".join([*head, *new, *rest])
+    return "".join([*head, *new, *lines[position:]])
+
+
+def rename_names(source: str, old: str, new: str) -> str:
+    """Rename every name token ``old`` to ``new`` (not attributes, strings or comments)."""
+
+    class Renamer(cst.CSTTransformer):
+        def visit_Attribute(self, node: cst.Attribute) -> bool:
+            return False  # the attribute's own name is not a use; its object is, below
+
+        def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> cst.Attribute:
+            return updated.with_changes(value=original.value.visit(self))
+
+        def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.Name:
+            return updated.with_changes(value=new) if updated.value == old else updated
+
+    try:
+        return parse_source(source).visit(Renamer()).code
+    except EditError:
+        return source
+
+
+def _top_module(node: ast.Import | ast.ImportFrom) -> str:
+    if isinstance(node, ast.ImportFrom):
+        return "" if node.level else (node.module or "").split(".")[0]
+    return node.names[0].name.split(".")[0]
 
 
 def _sites(request: RepairRequest, repository: Repository) -> Iterator[Site]:

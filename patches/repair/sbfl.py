@@ -11,6 +11,11 @@ Two signals are combined into one score per line:
   ``TRACE_WEIGHT / depth``, innermost first, so the line that raised ranks
   high even without coverage.
 
+A condition (``if``, ``elif``, ``while``) then takes the highest score of
+the lines after it in its function, because it decides whether they run.
+Coverage blames the branch that ran wrongly, but the bug is as often in the
+condition that chose it.
+
 Without coverage, the lines of the functions that the traceback passes
 through, or that the failing test line calls, get a small base score, so a
 search still has somewhere to look.
@@ -62,6 +67,7 @@ def rank_lines(request: RepairRequest, read: Reader) -> list[SuspiciousLine]:
     if request.spectrum is None:
         for key in _fallback_lines(request, read):
             scores.setdefault(key, FALLBACK_SCORE)
+    _lift_conditions(scores, read)
 
     ranked = [SuspiciousLine(path, line, score) for (path, line), score in scores.items()]
     ranked.sort(key=lambda s: (-round(s.score, 9), s.path, s.line))
@@ -89,6 +95,32 @@ def spectrum_scores(spectrum: Spectrum, fault_tests: Iterable[str]) -> dict[tupl
         key: ochiai(count, passed_counts.get(key, 0), len(failing))
         for key, count in failed_counts.items()
     }
+
+
+def _lift_conditions(scores: dict[tuple[str, int], float], read: Reader) -> None:
+    """Raise each scored condition to the best score of the later lines of its function."""
+    for path in sorted({path for path, _ in scores}):
+        text = read(path)
+        try:
+            tree = ast.parse(text) if text is not None else None
+        except SyntaxError:
+            tree = None
+        if tree is None:
+            continue
+        for function in ast.walk(tree):
+            if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            end = function.end_lineno or function.lineno
+            for node in ast.walk(function):
+                if not isinstance(node, (ast.If, ast.While)) or (path, node.lineno) not in scores:
+                    continue
+                later = [
+                    score
+                    for (other, line), score in scores.items()
+                    if other == path and node.lineno < line <= end
+                ]
+                key = (path, node.lineno)
+                scores[key] = max([scores[key], *later])
 
 
 def _lines_of(spectrum: Spectrum, test: str) -> Iterable[tuple[str, int]]:
