@@ -70,7 +70,7 @@ class Mutant:
 
     operator: Operator
     line: int
-    change: str  # what changed, for a person: "`a < b` to `a <= b`"
+    change: str  # what changed, for a person: "change `a < b` to `a <= b`"
     source: str  # the whole new file
 
 
@@ -142,19 +142,18 @@ def mutate_line(source: str, line: int, path: str = "<source>") -> list[Mutant]:
     on_line = [node for node, span in positions.items() if span.start.line == line]
     function = _enclosing_function(positions, line)
 
-    found: list[Mutant] = []
-    seen = {source}
+    # Two operators can make the same text, as a bound and a constant do;
+    # the one that ranks first names it.
+    by_text: dict[str, Mutant] = {}
     for rewrite in _rewrites(on_line, function, contexts, positions, line):
         text = module.deep_replace(rewrite.old, rewrite.new).code  # type: ignore[arg-type]
-        if text in seen:
+        known = by_text.get(text)
+        if text == source or (known and known.operator.priority <= rewrite.operator.priority):
             continue
-        seen.add(text)
-        change = (
-            rewrite.change or f"`{_code(rewrite.old).strip()}` to `{_code(rewrite.new).strip()}`"
-        )
-        found.append(Mutant(rewrite.operator, line, change, text))
-    found.sort(key=lambda mutant: mutant.operator.priority)
-    return found
+        old, new = _code(rewrite.old).strip(), _code(rewrite.new).strip()
+        change = rewrite.change or f"change `{old}` to `{new}`"
+        by_text[text] = Mutant(rewrite.operator, line, change, text)
+    return sorted(by_text.values(), key=lambda mutant: mutant.operator.priority)
 
 
 def _rewrites(
@@ -250,6 +249,13 @@ def _bounds(node: cst.CSTNode) -> Iterator[_Rewrite]:
         if _is_plus_minus_one(end):
             yield _Rewrite(Operator.BOUNDARY, end, end.left.with_changes(lpar=(), rpar=()))
             continue
+        if _is_plus_minus_constant(end):
+            # len(x) - 2 becomes len(x) - 1 and len(x) - 3, not (len(x) - 2) + 1.
+            value = int(end.right.value)
+            for shifted_value in (value - 1, value + 1):
+                shifted = end.with_changes(right=cst.Integer(str(shifted_value)))
+                yield _Rewrite(Operator.BOUNDARY, end, shifted)
+            continue
         for kind in (cst.Subtract, cst.Add):
             shifted = cst.BinaryOperation(
                 left=_parenthesised(end),
@@ -282,11 +288,12 @@ def _initial_value(node: cst.CSTNode) -> Iterator[_Rewrite]:
     literal = _code(value).strip()
     if not _is_literal(value):
         return
+    if literal in ("True", "False"):
+        yield _Rewrite(Operator.INITIAL, value, cst.Name("False" if literal == "True" else "True"))
+        return  # a flag starts as one of the two
     for text in _NEUTRAL_VALUES:
         if text != literal and not (literal.isdigit() and text.isdigit()):
             yield _Rewrite(Operator.INITIAL, value, cst.parse_expression(text))
-    if literal in ("True", "False"):
-        yield _Rewrite(Operator.INITIAL, value, cst.Name("False" if literal == "True" else "True"))
 
 
 def _swapped(node: cst.CSTNode) -> Iterator[_Rewrite]:
@@ -475,6 +482,15 @@ def _last_assigned_name(body: list[cst.BaseStatement]) -> str | None:
         if isinstance(statement, cst.For) and isinstance(statement.target, cst.Name):
             continue
     return None
+
+
+def _is_plus_minus_constant(node: cst.BaseExpression) -> bool:
+    return (
+        isinstance(node, cst.BinaryOperation)
+        and isinstance(node.operator, (cst.Add, cst.Subtract))
+        and isinstance(node.right, cst.Integer)
+        and node.right.value.isdigit()
+    )
 
 
 def _is_plus_minus_one(node: cst.BaseExpression) -> bool:

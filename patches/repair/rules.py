@@ -211,7 +211,8 @@ def off_by_one_index(
             continue
         for mutant in mutants:
             if mutant.operator is Operator.BOUNDARY and _shrinks(mutant.change):
-                summary = f"Change {mutant.change} at {site.path}:{line} (off-by-one bound)"
+                change = mutant.change[:1].upper() + mutant.change[1:]
+                summary = f"{change} at {site.path}:{line} (off-by-one bound)"
                 changes = {site.path: (site.source, mutant.source)}
                 candidates.append(make_candidate(provider, None, summary, changes))
     return candidates, [] if candidates else [f"no index bound to move at {site.path}:{site.line}"]
@@ -410,10 +411,17 @@ def _loop_headers_for(function: ast.FunctionDef, source: str, line: int) -> list
 
 def _shrinks(change: str) -> bool:
     """Tell whether a boundary mutant's change moves its bound one step in."""
-    old, _, new = change.partition(" to ")
+    old, _, new = change.removeprefix("change ").partition(" to ")
     return (
-        ("+ 1" in old and "+ 1" not in new)
-        or ("- 1" in new and "- 1" not in old)
+        _offset(new) < _offset(old)
         or (old.startswith("`<=") and new.startswith("`<") and not new.startswith("`<="))
         or (old.startswith("`>=") and new.startswith("`>") and not new.startswith("`>="))
     )
+
+
+def _offset(code: str) -> int:
+    """Return the constant added at the end of a bound, as in "`len(x) - 1`" (-1)."""
+    match = re.search(r"([+-]) (\d+)\)?`$", code)
+    if match is None:
+        return 0
+    return int(match.group(2)) * (1 if match.group(1) == "+" else -1)

@@ -72,9 +72,9 @@ def search(request: RepairRequest, read: Reader, budget: Budget, provider: str) 
             if key in seen or not is_derived_from_code(source, mutant.source):
                 continue
             seen.add(key)
+            change = mutant.change[:1].upper() + mutant.change[1:]
             summary = (
-                f"Change {mutant.change} at {suspicious.path}:{mutant.line} "
-                f"({mutant.operator.label} mutation)"
+                f"{change} at {suspicious.path}:{mutant.line} ({mutant.operator.label} mutation)"
             )
             changes = {suspicious.path: (source, mutant.source)}
             candidates.append(make_candidate(provider, None, summary, changes))

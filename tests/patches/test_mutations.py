@@ -33,6 +33,13 @@ CASES = [
     ("def f(xs):\n    return max(xs)\n", 2, Operator.BUILTIN, "    return min(xs)\n"),
     ("def f(xs):\n    total = 0\n    return total\n", 2, Operator.INITIAL, "    total = None\n"),
     ("def f(n):\n    n * 2\n", 2, Operator.RETURN, "    return n * 2\n"),
+    (
+        "def f(xs):\n    return range(len(xs) - 2)\n",
+        2,
+        Operator.BOUNDARY,
+        "    return range(len(xs) - 1)\n",
+    ),
+    ("def f(xs):\n    seen = True\n    return seen\n", 2, Operator.INITIAL, "    seen = False\n"),
 ]
 
 
