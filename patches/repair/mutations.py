@@ -226,9 +226,32 @@ def _boolean(node: cst.CSTNode) -> Iterator[_Rewrite]:
         yield _Rewrite(Operator.BOOLEAN, node.test, _negated(node.test))
 
 
+_COMPLEMENTS = {
+    "<": ">=",
+    ">=": "<",
+    ">": "<=",
+    "<=": ">",
+    "==": "!=",
+    "!=": "==",
+    "is": "is not",
+    "is not": "is",
+    "in": "not in",
+    "not in": "in",
+}
+
+
 def _negated(test: cst.BaseExpression) -> cst.BaseExpression:
     if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
         return test.expression.with_changes(lpar=(), rpar=())
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+        # "a >= b" reads better than "not a < b" and means the same.
+        target = test.comparisons[0]
+        kind = _COMPARISON_BY_TEXT[_COMPLEMENTS[_COMPARISONS[type(target.operator)]]]
+        operator = kind(
+            whitespace_before=target.operator.whitespace_before,
+            whitespace_after=target.operator.whitespace_after,
+        )
+        return test.with_changes(comparisons=[target.with_changes(operator=operator)])
     if isinstance(test, (cst.BooleanOperation, cst.IfExp, cst.NamedExpr)) and not test.lpar:
         test = test.with_changes(lpar=(cst.LeftParen(),), rpar=(cst.RightParen(),))
     return cst.UnaryOperation(operator=cst.Not(), expression=test)

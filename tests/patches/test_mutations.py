@@ -14,6 +14,7 @@ CASES = [
     ("def f(a, b):\n    return a + b\n", 2, Operator.ARITHMETIC, "    return a - b\n"),
     ("def f(a, b):\n    return a and b\n", 2, Operator.BOOLEAN, "    return a or b\n"),
     ("def f(a):\n    if not a:\n        return 1\n", 2, Operator.BOOLEAN, "    if a:\n"),
+    ("def f(a):\n    if a < 2:\n        return 1\n", 2, Operator.BOOLEAN, "    if a >= 2:\n"),
     ("def f(a):\n    return a + 1\n", 2, Operator.CONSTANT, "    return a + 2\n"),
     (
         "def f(xs):\n    return xs[: len(xs)]\n",
