@@ -55,9 +55,14 @@ def observe(
     ``root`` is a checkout of the same tree, which ruff reads. With
     ``baselines`` the suite result comes from that cache, which also finds
     the flaky tests; their failures are not faults.
+
+    Per-test coverage is requested for the offline engine's fault
+    localisation; a backend that cannot collect it (Docker, for now) leaves
+    it empty and the engine ranks lines by the traceback alone.
     """
     if baselines is None:
-        baseline = Baseline(backend.run(snapshot, RunPlan(full_suite=True, timeout=timeout)))
+        plan = RunPlan(full_suite=True, timeout=timeout, coverage=True)
+        baseline = Baseline(backend.run(snapshot, plan))
     else:
         baseline = baselines.get(snapshot, timeout)
     diagnostics = tuple(lint.check_tree(root))
@@ -103,9 +108,13 @@ def check_lint(fault: Fault, candidate: Candidate, state: TreeState, root: Path)
             key = _lint_key(fault)
             if after[key] >= before[key]:
                 return CheckResult(False, f"ruff still reports {fault.lint_code} in {path}")
-        grown = [key for key, count in after.items() if count > before[key]]
+        # Growth is counted by rule and symbol alone: some messages quote the
+        # code (PLR1730 names the min or max it suggests), so a patch that
+        # changes the code changes the message without adding a finding.
+        coarse_before, coarse_after = _by_rule(before), _by_rule(after)
+        grown = [key for key, count in coarse_after.items() if count > coarse_before[key]]
         if grown:
-            codes = ", ".join(sorted({code for code, _, _ in grown}))
+            codes = ", ".join(sorted({code for code, _ in grown}))
             return CheckResult(False, f"the patch adds ruff findings in {path}: {codes}")
     return CheckResult(True, "lint clean")
 
@@ -113,6 +122,13 @@ def check_lint(fault: Fault, candidate: Candidate, state: TreeState, root: Path)
 def _lint_key(fault: Fault) -> tuple[str, str, str]:
     symbol = fault.location.symbol if fault.location else None
     return (fault.lint_code or "", symbol or "", fault.message)
+
+
+def _by_rule(counts: Counter[tuple[str, str, str]]) -> Counter[tuple[str, str]]:
+    coarse: Counter[tuple[str, str]] = Counter()
+    for (code, symbol, _), count in counts.items():
+        coarse[(code, symbol)] += count
+    return coarse
 
 
 def _lint_counts(faults: Iterable[Fault]) -> Counter[tuple[str, str, str]]:
@@ -128,6 +144,7 @@ def check_tests(
 ) -> CheckResult:
     """Run the suite on ``snapshot`` and judge it against the baseline in ``state``."""
     targets = (fault.test_id,) if fault.test_id else ()
+    timeout = candidate_timeout(state.run, timeout)
     run = backend.run(snapshot, RunPlan(targets=targets, full_suite=True, timeout=timeout))
     verdict = judge(state.run, run, targets, quarantined=state.flaky)
     flaky: tuple[str, ...] = ()
@@ -159,6 +176,20 @@ def _only_regressions(verdict: Verdict, run: TestRun) -> bool:
         and not verdict.still_failing
         and len(broken_tests) == len(verdict.regressions) > 0
     )
+
+
+# A candidate's run may take this many times the baseline's, plus a margin in
+# seconds, before it counts as hanging. Mutants such as a loop condition that
+# never turns false hang, and a full test_timeout for each would dominate a heal.
+CANDIDATE_TIME_FACTOR = 4.0
+CANDIDATE_TIME_MARGIN = 10.0
+
+
+def candidate_timeout(baseline: TestRun, timeout: float) -> float:
+    """Return the deadline in seconds for a candidate's run, at most ``timeout``."""
+    if baseline.duration <= 0:
+        return timeout
+    return min(timeout, CANDIDATE_TIME_FACTOR * baseline.duration + CANDIDATE_TIME_MARGIN)
 
 
 _STATUS_PHRASES = {

@@ -44,6 +44,8 @@ class Settings:
     request_timeout: float = 60.0  # seconds for one model request
     max_retries: int = 3  # model request retries on 429, 5xx and connection errors
     allow_test_edits: bool = False  # let candidates edit tests and pytest configuration
+    offline_max_candidates: int = 40  # candidates the offline engine proposes per fault
+    offline_seconds: float = 20.0  # seconds the offline engine spends generating them
     candidates: int = 3  # replies requested from the model per request (the API's n)
     max_rounds: int = 3  # requests per fault to a model that receives feedback on its replies
     context_tokens: int = 8000  # estimated token limit for the code context of a prompt
@@ -179,7 +181,12 @@ def _check(settings: Settings) -> None:
         )
     if settings.max_attempts < 1:
         raise ConfigError(f"invalid max_attempts {settings.max_attempts}; it must be at least 1.")
-    for name in ("test_timeout", "request_timeout"):
+    if settings.offline_max_candidates < 1:
+        raise ConfigError(
+            f"invalid offline_max_candidates {settings.offline_max_candidates}; "
+            "it must be at least 1."
+        )
+    for name in ("test_timeout", "request_timeout", "offline_seconds"):
         if getattr(settings, name) <= 0:
             raise ConfigError(
                 f"invalid {name} {getattr(settings, name)}; "

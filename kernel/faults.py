@@ -23,7 +23,7 @@ from pathlib import Path
 from patches.context import enclosing_symbol
 from patches.errors import EditError
 from patches.guards import is_test_path
-from patches.types import FaultKind, LintFix, Location, RepairRequest, TraceFrame
+from patches.types import FaultKind, LintFix, Location, RepairRequest, Spectrum, TraceFrame
 from sandbox.command import CrashRecord
 from sandbox.results import CollectionError, Frame, TestResult, TestRun
 
@@ -62,8 +62,11 @@ class Fault:
     lint_fix: LintFix | None = None
     output: str = ""  # pytest's failure text, trimmed
 
-    def to_request(self) -> RepairRequest:
-        """Map this fault onto the request type of the patch providers."""
+    def to_request(self, spectrum: Spectrum | None = None) -> RepairRequest:
+        """Map this fault onto the request type of the patch providers.
+
+        ``spectrum`` is the per-test coverage of the run that showed the fault, if recorded.
+        """
         return RepairRequest(
             fault_id=self.id,
             kind=self.kind,
@@ -76,6 +79,7 @@ class Fault:
             lint_fix=self.lint_fix,
             test_ids=(self.test_id,) if self.test_id else (),
             test_output=self.output,
+            spectrum=spectrum,
         )
 
 
@@ -124,6 +128,13 @@ def test_faults(run: TestRun, root: Path) -> list[Fault]:
 
 
 test_faults.__test__ = False  # a function named test_* is not a test for pytest
+
+
+def spectrum_of(run: TestRun) -> Spectrum | None:
+    """Return the run's per-test coverage for fault localisation, or None when it has none."""
+    if not run.coverage:
+        return None
+    return Spectrum(executed=run.coverage, failed=frozenset(run.failed()))
 
 
 def _test_fault(result: TestResult, root: Path) -> Fault:

@@ -33,7 +33,7 @@ from kernel.checks import (
 from kernel.config import Settings
 from kernel.console import Reporter
 from kernel.errors import CommitRejected, DirtyTreeError, KernelError
-from kernel.faults import Fault, missing_package
+from kernel.faults import Fault, missing_package, spectrum_of
 from kernel.gitops import Repository
 from kernel.interrupts import checkpoint
 from kernel.messages import commit_message, revert_message
@@ -192,7 +192,7 @@ class HealSession:
         wrong with them. Rounds stop at ``max_rounds``, when the budget runs
         out, or when a round gives nothing to send back.
         """
-        request = fault.to_request()
+        request = fault.to_request(spectrum_of(state.run))
         rounds = self.settings.max_rounds if getattr(provider, "accepts_feedback", False) else 1
         for number in range(1, rounds + 1):
             spent = self.budget.exhausted()
@@ -223,8 +223,15 @@ class HealSession:
         round: the first validation failure, or else the first reply that
         could not be applied.
         """
+        # The offline engine's candidates cost no tokens, so it gets its own,
+        # larger budget; the model's are capped by max_attempts.
+        limit = (
+            self.settings.offline_max_candidates
+            if provider.name == "offline"
+            else self.settings.max_attempts
+        )
         try:
-            proposal = provider.propose(request, self.workspace.root, self.settings.max_attempts)
+            proposal = provider.propose(request, self.workspace.root, limit)
         except ProviderError as error:
             logger.warning(
                 "provider %s failed on fault %s and is not asked again in this heal: %s",
@@ -251,7 +258,13 @@ class HealSession:
         )
         literals = failing_test_literals(self.workspace.root, request.test_ids)
         guarded: list[Candidate] = []
-        for candidate in sorted(proposal.candidates, key=lambda c: c.changed_lines):
+        # A ranked proposal (the offline search) is already in the order to try.
+        ordered = (
+            proposal.candidates
+            if proposal.ranked
+            else sorted(proposal.candidates, key=lambda c: c.changed_lines)
+        )
+        for candidate in ordered:
             problems = check_candidate(candidate, self.workspace.root, policy, literals)
             if problems:
                 attempts.append(_attempt(candidate, False, "; ".join(problems)))

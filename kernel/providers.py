@@ -18,7 +18,12 @@ def build_providers(settings: Settings) -> list[PatchProvider]:
     """
     providers: list[PatchProvider] = []
     if settings.provider in ("auto", "offline"):
-        providers.append(OfflineProvider())
+        providers.append(
+            OfflineProvider(
+                max_candidates=settings.offline_max_candidates,
+                seconds=settings.offline_seconds,
+            )
+        )
     if settings.provider == "openai" or (settings.provider == "auto" and settings.model):
         try:
             providers.append(

@@ -6,7 +6,8 @@
 - NameError or F821 with exactly one close defined or builtin name: rename
   the name at the reported line;
 - AttributeError with exactly one close attribute of the class or module:
-  rename the attribute at the reported line.
+  rename the attribute at the reported line;
+- then the rules and the mutation search of :mod:`patches.repair`.
 
 "Close" means a difflib ratio of at least 0.8, with one name alone at the best
 score. Renames touch only the reported line, and only whole name tokens, so
@@ -35,6 +36,8 @@ from patches.diff import make_candidate
 from patches.errors import EditError
 from patches.guards import is_test_path
 from patches.name_sites import find_name_sites
+from patches.repair.engine import propose_repairs
+from patches.repair.search import Budget
 from patches.types import Candidate, FaultKind, Proposal, Rejection, RepairRequest, TextEdit
 
 logger = logging.getLogger(__name__)
@@ -60,14 +63,22 @@ class OfflineProvider:
     name = "offline"
     accepts_feedback = False
 
+    def __init__(self, max_candidates: int = 40, seconds: float = 20.0) -> None:
+        self.max_candidates = max_candidates  # candidates per fault, whatever the limit
+        self.seconds = seconds  # seconds the mutation search may spend generating
+
     def propose(self, request: RepairRequest, root: Path, limit: int) -> Proposal:
-        """Return up to ``limit`` candidates, and a rejection for each rule that gave up."""
+        """Return up to ``limit`` candidates, likeliest first, and why each rule gave up."""
         candidates: list[Candidate] = []
         reasons: list[str] = []
         for rule in (self._lint_fix, self._undefined_name, self._missing_attribute):
             found, why_not = rule(request, root)
             candidates.extend(found)
             reasons.extend(why_not)
+        budget = Budget(min(limit, self.max_candidates) - len(candidates), self.seconds)
+        found, why_not = propose_repairs(request, root, self.name, budget)
+        candidates.extend(found)
+        reasons.extend(why_not)
         if not candidates and not reasons:
             reasons.append(f"no offline rule matches {_describe(request)}")
 
@@ -77,6 +88,7 @@ class OfflineProvider:
         return Proposal(
             candidates=tuple(unique),
             rejections=tuple(Rejection(self.name, reason) for reason in reasons),
+            ranked=True,
         )
 
     def _lint_fix(self, request: RepairRequest, root: Path) -> _Outcome:

@@ -8,6 +8,7 @@ are POSIX paths relative to the repository root.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
@@ -81,6 +82,17 @@ class Turn:
 
 
 @dataclass(frozen=True)
+class Spectrum:
+    """The lines each test executed in one run, and which of those tests failed.
+
+    ``executed`` maps a test's node id to {repository path: executed line numbers}.
+    """
+
+    executed: Mapping[str, Mapping[str, frozenset[int]]]
+    failed: frozenset[str]
+
+
+@dataclass(frozen=True)
 class RepairRequest:
     """Everything a provider may use to propose a fix for one fault.
 
@@ -100,6 +112,7 @@ class RepairRequest:
     test_ids: tuple[str, ...] = ()
     test_output: str = ""
     history: tuple[Turn, ...] = ()
+    spectrum: Spectrum | None = None  # per-test coverage of the run that showed the fault
 
 
 @dataclass(frozen=True)
@@ -172,3 +185,6 @@ class Proposal:
     candidates: tuple[Candidate, ...] = ()
     rejections: tuple[Rejection, ...] = ()
     usage: Usage = field(default_factory=Usage)
+    # True when the candidates are already in the order to validate them,
+    # most likely first; otherwise the caller validates the smallest first.
+    ranked: bool = False

@@ -27,6 +27,7 @@ class RunPlan:
     full_suite: bool = True
     stop_at_first_failure: bool = True
     timeout: float = 300.0  # seconds of wall-clock time for the whole run
+    coverage: bool = False  # record the lines each test executes (slower)
 
 
 def cancelled_command() -> CommandResult:

@@ -81,11 +81,16 @@ class BaselineCache:
         return baseline
 
     def _compute(self, snapshot: Snapshot, timeout: float) -> Baseline:
-        plan = RunPlan(full_suite=True, timeout=timeout)
+        # The first run also records per-test coverage, for fault localisation;
+        # the others run without the tracer, which slows a suite down.
+        plans = [
+            RunPlan(full_suite=True, timeout=timeout, coverage=index == 0)
+            for index in range(self._runs)
+        ]
         workers = max(min(self._runs, self._backend.parallel_limit()), 1)
         logger.info("running the baseline suite %d time(s), %d at once", self._runs, workers)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="baseline") as pool:
-            runs = list(pool.map(lambda _: self._backend.run(snapshot, plan), range(self._runs)))
+            runs = list(pool.map(lambda plan: self._backend.run(snapshot, plan), plans))
         flaky = differing_outcomes(runs)
         if flaky:
             logger.warning("quarantined %d flaky test(s): %s", len(flaky), ", ".join(sorted(flaky)))

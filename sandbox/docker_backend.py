@@ -164,6 +164,8 @@ class DockerBackend:
 
     def run(self, snapshot: Snapshot, plan: RunPlan) -> TestRun:
         """Run ``plan`` on ``snapshot``; raise SandboxError only when Docker itself fails."""
+        # TODO: honour plan.coverage. The workspace tmpfs is gone when the
+        # container stops, so coverage needs a channel back like the events.
         if not plan.targets and not plan.full_suite:
             raise ValueError("the run plan has no targets and full_suite is off: nothing to run")
         launch = self._test_launch(plan)

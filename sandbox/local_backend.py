@@ -32,10 +32,11 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
 
+from sandbox import coverage_plugin
 from sandbox.backend import CANCELLED_DETAIL, RunPlan, cancelled_command
 from sandbox.command import (
     BOOTSTRAP,
@@ -242,6 +243,15 @@ class LocalBackend:
             "PYTHONPATH": str(layout.script.parent),
             EVENTS_VARIABLE: str(events_path),
         }
+        coverage_path = folder / "coverage.jsonl"
+        if plan.coverage:
+            # The tracer slows the suite down, so it is loaded only on request.
+            shutil.copyfile(
+                coverage_plugin.__file__,
+                layout.script.parent / f"{coverage_plugin.MODULE_NAME}.py",
+            )
+            environment["PYTEST_PLUGINS"] = coverage_plugin.MODULE_NAME
+            environment[coverage_plugin.COVERAGE_VARIABLE] = str(coverage_path)
 
         logger.info("local sandbox (%s): running pytest in %s", self.isolation, layout.workspace)
         ended = self._execute(layout, layout.workspace, arguments, environment, plan.timeout)
@@ -258,6 +268,9 @@ class LocalBackend:
             backend=self.name,
             timed_out_after=plan.timeout if ended.timed_out else None,
         )
+        if plan.coverage and coverage_path.exists():
+            text = coverage_path.read_text("utf-8", errors="replace")
+            run = replace(run, coverage=coverage_plugin.read_coverage(text))
         logger.info(
             "local sandbox: %s, %d passed, %d failed in %.1f s",
             run.status.value,

@@ -7,6 +7,7 @@ console output is kept only as a truncated excerpt for people to read.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
@@ -84,6 +85,8 @@ class TestRun:
     duration: float = 0.0
     backend: str = ""
     detail: str = ""  # why the status is not COMPLETED, in words for a person
+    # Lines executed per test, {node id: {path: line numbers}}, when the plan asked for it.
+    coverage: Mapping[str, Mapping[str, frozenset[int]]] = field(default_factory=dict)
 
     def failed(self) -> set[str]:
         """Node ids of tests that failed or errored."""

@@ -469,11 +469,13 @@ def test_limit_zero_gives_no_candidate(make_repo: MakeRepo) -> None:
     assert OfflineProvider().propose(request, root, limit=0).candidates == ()
 
 
-def test_no_rule_for_assertion_error(make_repo: MakeRepo) -> None:
+def test_assertion_error_goes_to_search(make_repo: MakeRepo) -> None:
     root = make_repo({"shop/totals.py": TOTALS})
     request = test_fault("shop/totals.py", 6, "AssertionError", "assert 5 == 6")
 
     proposal = OfflineProvider().propose(request, root, limit=3)
 
     assert proposal.candidates == ()
-    assert rejection_reasons(proposal) == ["no offline rule matches AssertionError: assert 5 == 6"]
+    assert rejection_reasons(proposal) == [
+        "the mutation search found no candidate at 1 suspicious line(s)"
+    ]
