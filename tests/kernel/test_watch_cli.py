@@ -206,7 +206,10 @@ def test_json_stream_reports_heal(make_repo):
     # The user commits code that lost its import: a fault in HEAD, healed on main.
     (root / "calc.py").write_text(BROKEN_CALC)
     git(root, "commit", "-q", "-am", "drop an import")
+    # "commit" marks the start of the commit stage; "outcome" follows once the
+    # fix is committed and verified, so the interrupt cannot cut it short.
     watch.wait_for("commit")
+    watch.wait_for("outcome")
     exit_code = watch.interrupt()
 
     records = [json.loads(line) for line in watch.lines]
