@@ -75,7 +75,11 @@ def _version() -> str:
 
 
 def _configure_logging(verbosity: int) -> None:
-    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    level = logging.WARNING
+    if verbosity == 1:
+        level = logging.INFO
+    elif verbosity >= 2:
+        level = logging.DEBUG
     # Module names help when debugging; without -v, a plain "WARNING: ..." reads better.
     layout = (
         "%(levelname)s: %(message)s" if verbosity == 0 else "%(levelname)s %(name)s: %(message)s"

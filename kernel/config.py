@@ -52,7 +52,7 @@ class Settings:
     max_tokens: int = 200_000  # model tokens one heal may use, as the API reports them; 0: none
     max_cost: float = 1.0  # estimated dollars one heal may spend, from model_prices; 0: none
     model_prices: str = ""  # "MODEL=PROMPT/COMPLETION,...": dollars per million tokens
-    heal_timeout: float = 1800.0  # seconds after which a heal asks no model; 0: no limit
+    heal_timeout: float = 1800.0  # seconds until a heal stops sending model requests; 0: none
     tool_calling: bool = False  # offer the model an edit tool; its plain text is read as well
 
     def cost(self, usage: Usage) -> float | None:
@@ -69,6 +69,15 @@ class Settings:
 
 # Keys accepted in [tool.agentos] and as AGENTOS_<KEY>; each maps to a Settings field.
 _FIELDS = {field.name: field for field in dataclasses.fields(Settings)}
+
+
+def flag_overrides(arguments: object) -> dict[str, Any]:
+    """Return the command-line values of ``arguments`` whose names are settings fields.
+
+    A flag the user did not give is None and so overrides nothing in
+    :func:`load_settings`.
+    """
+    return {name: value for name, value in vars(arguments).items() if name in _FIELDS}
 
 
 def load_settings(root: Path, overrides: Mapping[str, Any] | None = None) -> Settings:

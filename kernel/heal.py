@@ -287,7 +287,7 @@ class HealSession:
         The verdicts up to the accepted candidate are appended to ``attempts``
         in order, so the accepted candidate's attempt is the last one. Later
         candidates still running are cancelled and not recorded. The second
-        item holds the validation failures to show a model.
+        item contains the validation failures to show a model.
         """
         if not candidates:
             return None, []

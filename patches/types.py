@@ -1,7 +1,7 @@
 """Value types that cross the boundary between the kernel and the patch providers.
 
-The kernel maps its faults onto a :class:`RepairRequest`; a provider answers
-with :class:`Candidate` patches and the reasons it rejected others. All paths
+The kernel maps its faults onto a :class:`RepairRequest`, and a provider
+returns :class:`Candidate` patches and the reasons it rejected others. All paths
 are POSIX paths relative to the repository root.
 """
 
@@ -180,7 +180,7 @@ class Rejection:
 
 @dataclass(frozen=True)
 class Proposal:
-    """A provider's answer to one request."""
+    """The candidates, rejections and usage a provider returns for one request."""
 
     candidates: tuple[Candidate, ...] = ()
     rejections: tuple[Rejection, ...] = ()

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from kernel.config import PROVIDERS, SANDBOXES, load_settings
+from kernel.config import PROVIDERS, SANDBOXES, flag_overrides, load_settings
 from kernel.console import Reporter
 from kernel.outcome import report_to_dict
 from kernel.runner import HealOptions, run_heal
@@ -70,25 +70,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(arguments: argparse.Namespace, reporter: Reporter) -> int:
-    settings = load_settings(
-        arguments.path,
-        {
-            "provider": arguments.provider,
-            "model": arguments.model,
-            "sandbox": arguments.sandbox,
-            "image": arguments.image,
-            "max_attempts": arguments.max_attempts,
-            "test_timeout": arguments.test_timeout,
-            "candidates": arguments.candidates,
-            "max_rounds": arguments.max_rounds,
-            "context_tokens": arguments.context_tokens,
-            "max_tokens": arguments.max_tokens,
-            "max_cost": arguments.max_cost,
-            "model_prices": arguments.model_prices,
-            "heal_timeout": arguments.heal_timeout,
-            "tool_calling": arguments.tool_calling,
-        },
-    )
+    settings = load_settings(arguments.path, flag_overrides(arguments))
     options = HealOptions(
         dry_run=arguments.dry_run,
         branch=arguments.branch,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from kernel.config import PROVIDERS, SANDBOXES, load_settings
+from kernel.config import PROVIDERS, SANDBOXES, flag_overrides, load_settings
 from kernel.console import Reporter
 from kernel.errors import KernelError
 from kernel.gitops import Repository
@@ -86,16 +86,7 @@ def run(arguments: argparse.Namespace, reporter: Reporter) -> int:
                 f"the working folder {cwd} is outside the repository {root}; run agentos run "
                 "from inside the repository, so the sandbox can run the command the same way."
             )
-        settings = load_settings(
-            root,
-            {
-                "provider": arguments.provider,
-                "model": arguments.model,
-                "sandbox": arguments.sandbox,
-                "image": arguments.image,
-                "test_timeout": arguments.test_timeout,
-            },
-        )
+        settings = load_settings(root, flag_overrides(arguments))
         options = SuperviseOptions(
             max_restarts=arguments.max_restarts,
             backoff=arguments.backoff,

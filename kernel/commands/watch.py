@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from kernel.config import PROVIDERS, SANDBOXES, load_settings
+from kernel.config import PROVIDERS, SANDBOXES, flag_overrides, load_settings
 from kernel.console import Reporter
 from kernel.watch import WatchOptions, run_watch
 from kernel.watch_events import JsonSink, LineSink
@@ -45,16 +45,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(arguments: argparse.Namespace, reporter: Reporter) -> int:
-    settings = load_settings(
-        arguments.path,
-        {
-            "provider": arguments.provider,
-            "model": arguments.model,
-            "sandbox": arguments.sandbox,
-            "image": arguments.image,
-            "test_timeout": arguments.test_timeout,
-        },
-    )
+    settings = load_settings(arguments.path, flag_overrides(arguments))
     options = WatchOptions(
         debounce_ms=arguments.debounce_ms,
         quiet_seconds=arguments.quiet_seconds,

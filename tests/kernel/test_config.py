@@ -109,3 +109,16 @@ def test_unreadable_toml_names_file(tmp_path):
 
     with pytest.raises(ConfigError, match="pyproject.toml"):
         load_settings(tmp_path)
+
+
+def test_flag_overrides_keep_settings_only(tmp_path):
+    import argparse
+
+    from kernel.config import flag_overrides
+
+    arguments = argparse.Namespace(model="from-flag", sandbox=None, json=True, path=tmp_path)
+
+    overrides = flag_overrides(arguments)
+
+    assert overrides == {"model": "from-flag", "sandbox": None}
+    assert load_settings(tmp_path, overrides).model == "from-flag"

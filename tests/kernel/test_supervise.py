@@ -142,7 +142,8 @@ def test_crash_loop_ends_with_report(make_repo):
     assert "supervision stopped" in done.stderr
     assert "exception: ValueError: bad config at app.py:2 in load" in done.stderr
     assert "runs: 3; restarts: 2" in done.stderr
-    assert "healing" in done.stderr and "unhealed" in done.stderr
+    assert "healing" in done.stderr
+    assert "unhealed" in done.stderr
     assert len(commits(repo)) == 1
     assert [run["crashed"] for run in program_runs(repo)] == [True, True, True]
 
