@@ -189,7 +189,26 @@ class _DefinitionCollector(cst.CSTVisitor):
         self._stack.pop()
 
 
-class _NameCollector(cst.CSTVisitor):
+class _AssignmentVisitor(cst.CSTVisitor):
+    """Hand every assignment target to ``_add_target``; subclasses decide what it binds."""
+
+    def _add_target(self, target: cst.BaseExpression) -> None:
+        raise NotImplementedError
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._add_target(node.target)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._add_target(node.target)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._add_target(node.target)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._add_target(node.target)
+
+
+class _NameCollector(_AssignmentVisitor):
     """Collect bound names, staying out of function and class bodies with ``top_level_only``."""
 
     def __init__(self, top_level_only: bool) -> None:
@@ -239,18 +258,6 @@ class _NameCollector(cst.CSTVisitor):
     def visit_TypeAlias(self, node: cst.TypeAlias) -> None:
         self.names.add(node.name.value)
 
-    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-        self._add_target(node.target)
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        self._add_target(node.target)
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        self._add_target(node.target)
-
-    def visit_For(self, node: cst.For) -> None:
-        self._add_target(node.target)
-
     def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
         self._add_target(node.target)
 
@@ -290,7 +297,7 @@ class _NameCollector(cst.CSTVisitor):
             self.names.add(node.rest.value)
 
 
-class _SelfAttributeCollector(cst.CSTVisitor):
+class _SelfAttributeCollector(_AssignmentVisitor):
     """Collect ``self.name`` assignment targets, where ``self`` is each method's first parameter."""
 
     def __init__(self) -> None:
@@ -321,18 +328,6 @@ class _SelfAttributeCollector(cst.CSTVisitor):
                 self._add_target(element.value)
         elif isinstance(target, cst.StarredElement):
             self._add_target(target.value)
-
-    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-        self._add_target(node.target)
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        self._add_target(node.target)
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        self._add_target(node.target)
-
-    def visit_For(self, node: cst.For) -> None:
-        self._add_target(node.target)
 
 
 def _dotted_name(node: cst.BaseExpression) -> str:
