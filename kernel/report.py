@@ -370,6 +370,7 @@ pre.diff{background:#fbfbfc;border:1px solid #e3e6eb;border-radius:6px;padding:1
 .back{margin:10px 0 0;font-size:14px}
 .note{color:#5a6270;font-size:14px}
 .empty{background:#fff;border:1px solid #dde1e7;border-radius:8px;padding:24px;margin-top:24px}
+.empty h2{margin-top:0}
 footer{margin-top:36px;color:#5a6270;font-size:13px}
 """
     + _STATE_CSS

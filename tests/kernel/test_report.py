@@ -8,6 +8,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 
 from kernel.cli import main
+from kernel.report import MAX_DIFF_LINES
 from tests.conftest import git
 from tests.kernel.browser_helpers import dump_dom, parse_dom, png_pixels, screenshot
 from tests.kernel.history_helpers import commit_fix
@@ -163,6 +164,31 @@ def test_report_filters_by_date(history, tmp_path):
     page = page_path.read_text()
     assert f'id="fix-{history["hostile"][:12]}"' in page
     assert page.count('class="fix"') == 1
+
+
+def test_report_filters_by_path(history, tmp_path):
+    page_path = tmp_path / "report.html"
+
+    assert report(page_path, str(Path(history["root"]) / "calc.py")) == 0
+
+    page = page_path.read_text()
+    assert page.count('class="fix"') == 2
+    assert f'id="fix-{history["hostile"][:12]}"' not in page
+    assert "calc.py</li>" in page
+
+
+def test_report_cuts_long_diff(make_repo, tmp_path):
+    root = make_repo({"data.py": "VALUES = []\n"})
+    long_text = "".join(f"VALUE_{number} = {number}\n" for number in range(MAX_DIFF_LINES + 50))
+    commit_fix(root, "data.py", long_text, "eeee00000005")
+    page_path = tmp_path / "report.html"
+
+    report(page_path, str(root))
+
+    page = page_path.read_text()
+    assert "VALUE_0 = 0" in page
+    assert f"VALUE_{MAX_DIFF_LINES + 49} =" not in page
+    assert "more lines not shown; see them with git show." in page
 
 
 def test_report_filtered_to_nothing(history, tmp_path):
