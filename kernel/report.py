@@ -64,7 +64,20 @@ def render_report(fixes: Sequence[Fix], diffs: Mapping[str, str], context: Repor
         "<code>agentos show COMMIT</code> prints its fault, context and candidates.</p></footer>"
     )
     name = Path(context.repository).name or context.repository
-    return _PAGE.format(title=escape(f"agentos fixes: {name}"), style=_STYLE, body="\n".join(body))
+    page = _PAGE.format(title=escape(f"agentos fixes: {name}"), style=_STYLE, body="\n".join(body))
+    return _encodable(page)
+
+
+def _encodable(text: str) -> str:
+    """Replace what UTF-8 cannot encode with U+FFFD.
+
+    Git output in another encoding (a Latin-1 file in a diff) reaches Python as
+    lone surrogates, which a UTF-8 page cannot contain.
+    """
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a surrogate outside the range surrogateescape produces
+        return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def write_report(target: Path, text: str) -> None:

@@ -8,7 +8,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 
 from kernel.cli import main
-from kernel.report import MAX_DIFF_LINES
+from kernel.report import MAX_DIFF_LINES, write_report
 from tests.conftest import git
 from tests.kernel.browser_helpers import dump_dom, parse_dom, png_pixels, screenshot
 from tests.kernel.history_helpers import commit_fix
@@ -61,6 +61,17 @@ def history(make_repo, monkeypatch) -> dict[str, str]:
     monkeypatch.delenv("GIT_AUTHOR_DATE")
     monkeypatch.delenv("GIT_COMMITTER_DATE")
     return shas
+
+
+def commit_message_for(fault_id: str) -> str:
+    """Return a fix message with the trailers the heal loop writes, for a commit made by git."""
+    return (
+        "fix: repair names.py\n\n"
+        f"Agentos-Fault: {fault_id}\n"
+        "Agentos-Provider: offline\n"
+        "Agentos-Validation: 1 passed, 0 failed; target fixed\n"
+        "Agentos-Heal: 20250102T030405Z-abc123\n"
+    )
 
 
 def report(target: Path, *arguments: str) -> int:
@@ -191,6 +202,18 @@ def test_report_cuts_long_diff(make_repo, tmp_path):
     assert "more lines not shown; see them with git show." in page
 
 
+def test_report_latin1_diff(make_repo, tmp_path):
+    root = make_repo({"names.py": "NAME = 'x'\n"})
+    (root / "names.py").write_bytes(b"NAME = '\xe9'\n")  # Latin-1, invalid as UTF-8
+    message = commit_message_for("ffff00000006")
+    git(root, "commit", "-q", "-a", "-m", message)
+    page_path = tmp_path / "report.html"
+
+    assert report(page_path, str(root)) == 0
+
+    assert "+NAME = &#x27;\ufffd&#x27;" in page_path.read_text(encoding="utf-8")
+
+
 def test_report_filtered_to_nothing(history, tmp_path):
     page_path = tmp_path / "report.html"
 
@@ -268,6 +291,17 @@ def test_report_replaces_old_file(history, tmp_path):
     assert page_path.read_text().startswith("<!DOCTYPE html>")
     assert page_path.stat().st_mode & 0o777 == 0o640
     assert sorted(path.name for path in tmp_path.iterdir()) == ["repo0", "report.html"]
+
+
+def test_failed_write_keeps_old_file(tmp_path):
+    target = tmp_path / "report.html"
+    target.write_text("old report")
+
+    with pytest.raises(UnicodeEncodeError):
+        write_report(target, "<p>\ud800</p>")  # a lone surrogate fails while writing
+
+    assert target.read_text() == "old report"
+    assert [path.name for path in tmp_path.iterdir()] == ["report.html"]
 
 
 def test_report_leaves_repository_alone(history, tmp_path):
