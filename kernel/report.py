@@ -1,4 +1,4 @@
-"""The HTML report of the tool's fixes: one self-contained file with a chart and every diff.
+"""The HTML report of the tool's fixes: one self-contained file with a chart and each diff.
 
 The page needs no network and no JavaScript, because the styles are inline and
 the chart is inline SVG. Its Content-Security-Policy forbids scripts and every

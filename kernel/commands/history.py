@@ -52,11 +52,13 @@ def add_filter_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
     parser.add_argument(
         "--since",
         type=_date,
+        metavar="DATE",
         help=f"{verb} only fixes committed on or after this date (YYYY-MM-DD, UTC)",
     )
     parser.add_argument(
         "--until",
         type=_date,
+        metavar="DATE",
         help=f"{verb} only fixes committed on or before this date (YYYY-MM-DD, UTC)",
     )
 
