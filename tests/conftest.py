@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -45,6 +46,21 @@ def docker_image() -> str:
             pytest.fail(f"AGENTOS_REQUIRE_DOCKER=1 but {problem}")
         pytest.skip(problem)
     return SANDBOX_IMAGE
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Return the path of a headless-capable Chromium.
+
+    Skips the test without one, or fails it when AGENTOS_REQUIRE_BROWSER=1.
+    """
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        problem = "no chromium on PATH; install the Debian package chromium"
+        if os.environ.get("AGENTOS_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"AGENTOS_REQUIRE_BROWSER=1 but {problem}")
+        pytest.skip(problem)
+    return found
 
 
 def git(cwd: Path, *args: str) -> str:

@@ -31,15 +31,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="a file or folder in the repository: list only the fixes touching it "
         "(default: every fix of the repository in the current folder)",
     )
-    history.add_argument(
-        "--state", choices=[state.value for state in FixState], help="list only fixes in this state"
-    )
-    history.add_argument(
-        "--since", type=_date, help="list only fixes committed on or after this date (YYYY-MM-DD)"
-    )
-    history.add_argument(
-        "--until", type=_date, help="list only fixes committed on or before this date (YYYY-MM-DD)"
-    )
+    add_filter_arguments(history, "list")
     history.add_argument("--json", action="store_true", help="print the fixes as JSON on stdout")
 
     show = commands.add_parser(
@@ -50,13 +42,39 @@ def register(commands: argparse._SubParsersAction) -> None:
     show.add_argument("--repo", default=".", type=Path, help="repository (default: .)")
 
 
+def add_filter_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
+    """Add the --state, --since and --until filters; ``verb`` starts each help text."""
+    parser.add_argument(
+        "--state",
+        choices=[state.value for state in FixState],
+        help=f"{verb} only fixes in this state",
+    )
+    parser.add_argument(
+        "--since",
+        type=_date,
+        metavar="DATE",
+        help=f"{verb} only fixes committed on or after this date (YYYY-MM-DD, UTC)",
+    )
+    parser.add_argument(
+        "--until",
+        type=_date,
+        metavar="DATE",
+        help=f"{verb} only fixes committed on or before this date (YYYY-MM-DD, UTC)",
+    )
+
+
+def select_fixes(fixes: list[Fix], arguments: argparse.Namespace) -> list[Fix]:
+    """Return the fixes that pass the filters ``add_filter_arguments`` added."""
+    return [fix for fix in fixes if _selected(fix, arguments)]
+
+
 def run_history(arguments: argparse.Namespace, reporter: Reporter) -> int:
     repository = Repository.open(arguments.path or Path("."))
     try:
         fixes = load_history(repository, arguments.path)
     finally:
         repository.close()
-    fixes = [fix for fix in fixes if _selected(fix, arguments)]
+    fixes = select_fixes(fixes, arguments)
 
     if arguments.json:
         json.dump([fix_to_dict(fix) for fix in fixes], sys.stdout, indent=2)
