@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -49,7 +49,7 @@ from sandbox.command import (
     working_folder,
 )
 from sandbox.errors import BackendUnavailable
-from sandbox.events import parse_events
+from sandbox.events import parse_events, with_coverage
 from sandbox.pool import worker_limit
 from sandbox.pytest_plugin import EVENTS_VARIABLE, MODULE_NAME
 from sandbox.results import RunStatus, TestRun
@@ -269,8 +269,7 @@ class LocalBackend:
             timed_out_after=plan.timeout if ended.timed_out else None,
         )
         if plan.coverage and coverage_path.exists():
-            text = coverage_path.read_text("utf-8", errors="replace")
-            run = replace(run, coverage=coverage_plugin.read_coverage(text))
+            run = with_coverage(run, coverage_path.read_text("utf-8", errors="replace"))
         logger.info(
             "local sandbox: %s, %d passed, %d failed in %.1f s",
             run.status.value,
