@@ -275,6 +275,15 @@ class DockerBackend:
     def parallel_limit(self) -> int:
         return worker_limit(_parse_size(self.memory), self.cpus)
 
+    def identity(self) -> str:
+        """Return the image id, which changes when the tag is rebuilt, and the limits."""
+        try:
+            image_id = self._client.images.get(self.image).id
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as error:
+            raise _translate(error, self.image, "identity") from error
+        limits = f"memory={self.memory} pids={self.pids} cpus={self.cpus:g}"
+        return f"docker {image_id} {limits} workspace={self.workspace_size} tmp={self.tmp_size}"
+
     def close(self) -> None:
         if self._owns_client:
             self._client.close()

@@ -101,3 +101,12 @@ class TestRun:
 
     def passed(self) -> set[str]:
         return {nodeid for nodeid, r in self.tests.items() if r.outcome is Outcome.PASSED}
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The suite's outcome on one snapshot, with the tests found flaky on it."""
+
+    run: TestRun  # the first run; the others only serve to find flaky tests
+    flaky: frozenset[str] = frozenset()
+    runs: int = 1
