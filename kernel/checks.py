@@ -57,8 +57,8 @@ def observe(
     the flaky tests; their failures are not faults.
 
     Per-test coverage is requested for the offline engine's fault
-    localisation; a backend that cannot collect it (Docker, for now) leaves
-    it empty and the engine ranks lines by the traceback alone.
+    localisation. When it is missing or truncated, the engine ranks lines by
+    the traceback alone.
     """
     if baselines is None:
         plan = RunPlan(full_suite=True, timeout=timeout, coverage=True)

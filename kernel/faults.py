@@ -131,8 +131,16 @@ test_faults.__test__ = False  # a function named test_* is not a test for pytest
 
 
 def spectrum_of(run: TestRun) -> Spectrum | None:
-    """Return the run's per-test coverage for fault localisation, or None when it has none."""
+    """Return the run's per-test coverage for fault localisation, or None when it has none.
+
+    Truncated coverage counts as none: passing tests missing from it would
+    make the lines they share with failing tests look more suspicious than
+    they are, so the engine ranks by the traceback instead.
+    """
     if not run.coverage:
+        return None
+    if run.coverage_truncated:
+        logger.info("per-test coverage was truncated; ranking lines by the traceback alone")
         return None
     return Spectrum(executed=run.coverage, failed=frozenset(run.failed()))
 

@@ -51,6 +51,8 @@ from sandbox.workspace import Snapshot
 logger = logging.getLogger(__name__)
 
 _MAX_FAILURE_CHARS = 2_000  # end of a failing test's report sent back to the model
+# Baselines kept between heals, under the repository being healed.
+BASELINES_FOLDER = Path(".agentos") / "cache" / "baselines"
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,7 @@ class HealSession:
         """
         self._stage("detect", "running the test suite in the sandbox and ruff")
         if self.baselines is None:
-            self.baselines = BaselineCache(self.backend)
+            self.baselines = BaselineCache(self.backend, folder=repository_path / BASELINES_FOLDER)
         state = observe(
             self.backend, snapshot, self.workspace.root, self.settings.test_timeout, self.baselines
         )

@@ -72,4 +72,12 @@ class SandboxBackend(Protocol):
         """Return how many runs this machine can take at once (cores and memory)."""
         ...
 
+    def identity(self) -> str:
+        """Return a text that changes whenever the same snapshot could run differently.
+
+        It names what the tests run on (image id, interpreter and installed
+        packages) and the limits, and keys the baselines stored on disk.
+        """
+        ...
+
     def close(self) -> None: ...

@@ -9,6 +9,10 @@ regression and is never a target.
 A test that passed in the baseline and fails for a candidate is run once more
 in a fresh sandbox (:func:`confirm_regressions`) before it is called a
 regression. When it passes then, it is flaky too.
+
+Given a folder, the cache also keeps completed baselines on disk
+(:mod:`sandbox.baseline_store`), so that the next heal of the same tree with
+the same backend skips the baseline runs.
 """
 
 from __future__ import annotations
@@ -18,21 +22,15 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from sandbox.backend import RunPlan, SandboxBackend
-from sandbox.results import Outcome, RunStatus, TestRun
+from sandbox.baseline_store import BaselineStore, sandbox_fingerprint
+from sandbox.results import Baseline, Outcome, RunStatus, TestRun
 from sandbox.workspace import Snapshot
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Baseline:
-    """The suite's outcome on one snapshot, with the tests found flaky on it."""
-
-    run: TestRun  # the first run; the others only serve to find flaky tests
-    flaky: frozenset[str] = frozenset()
-    runs: int = 1
 
 
 @dataclass(frozen=True)
@@ -52,16 +50,28 @@ def snapshot_key(snapshot: Snapshot) -> str:
 
 
 class BaselineCache:
-    """Computes baselines with ``backend`` and keeps them for as long as this object lives."""
+    """Computes baselines with ``backend`` and keeps them while this object lives.
 
-    def __init__(self, backend: SandboxBackend, runs: int = 2) -> None:
+    With ``folder``, completed baselines are also stored there and read back
+    by later caches; ``store_options`` are the bounds of
+    :class:`~sandbox.baseline_store.BaselineStore`.
+    """
+
+    def __init__(
+        self,
+        backend: SandboxBackend,
+        runs: int = 2,
+        folder: Path | None = None,
+        **store_options: Any,
+    ) -> None:
         if runs < 1:
             raise ValueError(f"invalid number of baseline runs {runs}: it must be at least 1")
         self._backend = backend
         self._runs = runs
+        self._store = BaselineStore(folder, **store_options) if folder is not None else None
         self._cache: dict[tuple[str, float], Baseline] = {}
         self._lock = threading.Lock()
-        self.hits = 0
+        self.hits = 0  # from memory or disk
         self.misses = 0
 
     def get(self, snapshot: Snapshot, timeout: float) -> Baseline:
@@ -73,12 +83,38 @@ class BaselineCache:
                 self.hits += 1
                 logger.info("baseline cache hit for snapshot %s", key[0][:12])
                 return cached
-            self.misses += 1
 
+        stored_key = None
+        if self._store is not None:
+            stored_key = self._stored_key(key[0], timeout)
+            stored = self._store.load(stored_key)
+            if stored is not None:
+                logger.info("baseline read from disk for snapshot %s", key[0][:12])
+                with self._lock:
+                    self.hits += 1
+                    self._cache[key] = stored
+                return stored
+
+        with self._lock:
+            self.misses += 1
         baseline = self._compute(snapshot, timeout)
         with self._lock:
             self._cache[key] = baseline
+        # A run that timed out or crashed may have met a busy machine, so only
+        # a completed baseline is kept for later heals.
+        completed = baseline.run.status is RunStatus.COMPLETED
+        if self._store is not None and stored_key is not None and completed:
+            self._store.save(stored_key, baseline)
         return baseline
+
+    def _stored_key(self, snapshot_hash: str, timeout: float) -> dict[str, Any]:
+        """Return everything that decides a baseline's content, the key of its file."""
+        return {
+            "snapshot": snapshot_hash,
+            "backend": self._backend.identity(),
+            "sandbox": sandbox_fingerprint(),
+            "plan": {"runs": self._runs, "timeout": timeout, "coverage": "first run"},
+        }
 
     def _compute(self, snapshot: Snapshot, timeout: float) -> Baseline:
         # The first run also records per-test coverage, for fault localisation;

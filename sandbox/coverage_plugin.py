@@ -5,9 +5,19 @@ backend copies it under the name ``agentos_coverage_plugin.py`` next to the
 event plugin and loads it through ``PYTEST_PLUGINS`` only when a run plan asks
 for coverage, because tracing slows the suite down.
 
-It appends one JSON object per test to the file named by ``AGENTOS_COVERAGE``:
+It writes one JSON object per test to the file named by ``AGENTOS_COVERAGE``:
 
-    {"nodeid": "tests/test_a.py::test_one", "lines": {"pkg/a.py": [3, 4, 7]}}
+    {"event": "coverage", "nodeid": "tests/test_a.py::test_one", "lines": {"pkg/a.py": [3, 4]}}
+
+When ``AGENTOS_COVERAGE`` is ``events``, the same objects go into the event
+stream of :mod:`sandbox.pytest_plugin` instead. A backend whose workspace is
+gone when the run ends (Docker) reads them back with the other events.
+
+``AGENTOS_COVERAGE_LIMIT`` bounds the bytes of records that one pytest
+process writes. The first test whose record would exceed the bound is not
+recorded. A ``coverage_truncated`` object with that test's ``nodeid`` and the
+``limit`` is written instead, and tracing stops for the rest of the session,
+so a reader can always tell partial coverage from complete coverage.
 
 Paths are relative POSIX paths under the working directory, which the driver
 sets to the workspace root. Files outside it, and installed packages inside
@@ -21,6 +31,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
@@ -28,11 +39,17 @@ from typing import IO, Any
 import pluggy
 
 COVERAGE_VARIABLE = "AGENTOS_COVERAGE"
+LIMIT_VARIABLE = "AGENTOS_COVERAGE_LIMIT"
+EVENTS_TARGET = "events"  # the value of COVERAGE_VARIABLE that means the event stream
 MODULE_NAME = "agentos_coverage_plugin"
+EVENT_PLUGIN_NAME = "agentos-recorder"  # as sandbox/pytest_plugin.py registers its recorder
+COVERAGE_KIND = "coverage"
+TRUNCATED_KIND = "coverage_truncated"
 
 hookimpl = pluggy.HookimplMarker("pytest")
 
 _Tracer = Callable[[FrameType, str, Any], Any]
+Writer = Callable[[str, dict[str, Any]], None]  # (record kind, fields)
 
 
 class LineRecorder:
@@ -89,57 +106,137 @@ class LineRecorder:
 
 
 class CoveragePlugin:
-    """Starts the recorder around each test and writes the test's lines when it ends."""
+    """Starts the recorder around each test and writes the test's lines when it ends.
 
-    def __init__(self, output: IO[str], root: Path) -> None:
-        self.output = output
+    ``write`` takes a record kind (``coverage`` or ``coverage_truncated``) and
+    its fields. ``limit`` is the bound in bytes of JSON for all records of this
+    session, or None for no bound.
+    """
+
+    def __init__(
+        self,
+        write: Writer,
+        root: Path,
+        limit: int | None = None,
+        output: IO[str] | None = None,
+    ) -> None:
+        self.write = write
+        self.output = output  # the file that ``write`` appends to, closed at unconfigure
         self.recorder = LineRecorder(root)
+        self.limit = limit
+        self.written = 0  # bytes of JSON records so far
+        self.truncated = False
 
     @hookimpl(hookwrapper=True)
     def pytest_runtest_protocol(self, item: Any, nextitem: Any) -> Any:
+        if self.truncated:
+            yield  # no tracing once the bound is hit: the records could not be kept
+            return
         self.recorder.start()
         try:
             yield
         finally:
             lines = self.recorder.stop()
-            record = {"nodeid": item.nodeid, "lines": {p: sorted(n) for p, n in lines.items()}}
-            self.output.write(json.dumps(record) + "\n")
-            self.output.flush()
+            self._record(item.nodeid, {p: sorted(n) for p, n in lines.items()})
+
+    def _record(self, nodeid: str, lines: dict[str, list[int]]) -> None:
+        fields = {"nodeid": nodeid, "lines": lines}
+        # The length of the line as written; json.dumps escapes to ASCII, so
+        # characters are bytes.
+        size = len(json.dumps({"event": COVERAGE_KIND, **fields})) + 1
+        if self.limit is not None and self.written + size > self.limit:
+            self.truncated = True
+            self.write(TRUNCATED_KIND, {"nodeid": nodeid, "limit": self.limit})
+            return
+        self.written += size
+        self.write(COVERAGE_KIND, fields)
 
 
 @hookimpl
 def pytest_configure(config: Any) -> None:
-    path = os.environ.get(COVERAGE_VARIABLE)
-    if not path:
+    target = os.environ.get(COVERAGE_VARIABLE)
+    if not target:
         return
-    output = open(path, "a", encoding="utf-8")  # closed in pytest_unconfigure
-    plugin = CoveragePlugin(output, Path(os.getcwd()).resolve())
+    root = Path(os.getcwd()).resolve()
+    limit = _limit(os.environ.get(LIMIT_VARIABLE, ""))
+    output = None
+    if target == EVENTS_TARGET:
+        write = _event_writer(config)
+    else:
+        output = open(target, "a", encoding="utf-8")  # closed in pytest_unconfigure
+        write = _file_writer(output)
+    plugin = CoveragePlugin(write, root, limit, output)
     config.pluginmanager.register(plugin, "agentos-coverage")
 
 
 @hookimpl
 def pytest_unconfigure(config: Any) -> None:
     plugin = config.pluginmanager.get_plugin("agentos-coverage")
-    if plugin is not None:
+    if plugin is not None and plugin.output is not None:
         plugin.output.close()
 
 
-def read_coverage(text: str) -> dict[str, Mapping[str, frozenset[int]]]:
-    """Parse the plugin's output into {node id: {path: lines}}; malformed lines are skipped.
+def _limit(text: str) -> int | None:
+    return int(text) if text.isdigit() else None
+
+
+def _file_writer(output: IO[str]) -> Writer:
+    def write(kind: str, fields: dict[str, Any]) -> None:
+        output.write(json.dumps({"event": kind, **fields}) + "\n")
+        output.flush()
+
+    return write
+
+
+def _event_writer(config: Any) -> Writer:
+    """Return a writer into the event plugin's stream, found when the first record is due.
+
+    The event plugin registers itself in its own pytest_configure, which may
+    run after this one, so it is looked up late. Without it the records are dropped,
+    as the events are.
+    """
+
+    def write(kind: str, fields: dict[str, Any]) -> None:
+        recorder = config.pluginmanager.get_plugin(EVENT_PLUGIN_NAME)
+        if recorder is not None:
+            recorder.write_event(kind, **fields)
+
+    return write
+
+
+@dataclass(frozen=True)
+class RecordedCoverage:
+    """Per-test lines read back from the plugin's records."""
+
+    lines: dict[str, Mapping[str, frozenset[int]]]  # {node id: {path: line numbers}}
+    truncated_at: str | None = None  # the first test left out when the bound was hit
+    limit: int | None = None  # the bound in bytes that was hit
+
+
+def read_coverage(text: str) -> RecordedCoverage:
+    """Parse the plugin's records, alone or among other events; malformed lines are skipped.
 
     A test that ran in two phases (targets, then the suite) gets the union of its lines.
     """
     coverage: dict[str, dict[str, set[int]]] = {}
+    truncated_at: str | None = None
+    limit: int | None = None
     for line in text.splitlines():
         try:
             record = json.loads(line)
+            kind = record.get("event", COVERAGE_KIND)
+            if kind == TRUNCATED_KIND and truncated_at is None:
+                truncated_at, limit = str(record["nodeid"]), int(record["limit"])
+            if kind != COVERAGE_KIND:
+                continue
             nodeid, lines = record["nodeid"], record["lines"]
             per_file = coverage.setdefault(str(nodeid), {})
             for path, numbers in lines.items():
                 per_file.setdefault(str(path), set()).update(int(n) for n in numbers)
         except (ValueError, KeyError, TypeError, AttributeError):
             continue
-    return {
+    frozen = {
         nodeid: {path: frozenset(numbers) for path, numbers in files.items()}
         for nodeid, files in coverage.items()
     }
+    return RecordedCoverage(frozen, truncated_at, limit)

@@ -11,9 +11,12 @@ on its standard input: a few lines of Python (``_BOOTSTRAP``) extract it and
 then run the driver. The driver writes the events to the container's standard
 error and pytest's clipped console output to its standard output, and both are
 read back from the container's log, because a tmpfs is gone once the
-container stops. :meth:`DockerBackend.run_command` runs a program the same
-way under ``sandbox/bootstrap.py``, which writes its crash record where the
-driver writes the events.
+container stops. For the same reason, when a plan requests coverage, the
+coverage plugin's records come back as events in that stream, bounded by
+``coverage_limit`` so that they cannot fill the log.
+:meth:`DockerBackend.run_command` runs a program the same way under
+``sandbox/bootstrap.py``, which writes its crash record where the driver
+writes the events.
 
 The driver kills pytest at the run's deadline; the host kills the container
 ``HOST_GRACE`` seconds later if it is still running. The container is removed
@@ -39,6 +42,7 @@ import docker.errors
 import requests.exceptions
 from docker.models.containers import Container
 
+from sandbox import coverage_plugin
 from sandbox.backend import CANCELLED_DETAIL, RunPlan, cancelled_command
 from sandbox.command import (
     BOOTSTRAP,
@@ -51,7 +55,7 @@ from sandbox.command import (
     working_folder,
 )
 from sandbox.errors import BackendUnavailable, SandboxError
-from sandbox.events import parse_events
+from sandbox.events import parse_events, with_coverage
 from sandbox.pool import worker_limit
 from sandbox.pytest_plugin import EVENTS_VARIABLE, MODULE_NAME, clip
 from sandbox.results import RunStatus, TestRun
@@ -72,6 +76,11 @@ RESULTS_TARGET = f"fd:{EVENTS_FD}"  # for the events and the crash record alike
 KILL_GRACE = 10.0  # seconds to wait for a killed container to stop
 HOST_GRACE = 15.0  # seconds past the driver's deadline before the host kills the container
 LOG_LIMIT = "64m"  # of the container log, which carries the events and the clipped output
+LOG_LIMIT_BYTES = 64 * 1024**2  # LOG_LIMIT in bytes
+# Bytes of coverage records per run. Half the log leaves the other half for
+# the events and the output, so the records alone cannot make the log rotate,
+# which would drop its head.
+COVERAGE_LIMIT = LOG_LIMIT_BYTES // 2
 
 # Runs as the container's command, with the arguments WORKING_FOLDER SCRIPT
 # ARGS...: extract the tar from standard input, move standard error to fd 3
@@ -110,6 +119,7 @@ class _Launch:
     working_folder: str
     deadline: float  # seconds after the start at which the host kills the container
     output_limit: int  # characters of standard output to keep
+    coverage: bool = False  # whether to ship the coverage plugin
 
 
 @dataclass(frozen=True)
@@ -140,6 +150,7 @@ class DockerBackend:
         workspace_size: str = "512m",
         tmp_size: str = "256m",
         output_limit: int = 200_000,
+        coverage_limit: int = COVERAGE_LIMIT,
         host_grace: float = HOST_GRACE,
         client: docker.DockerClient | None = None,
     ) -> None:
@@ -150,12 +161,21 @@ class DockerBackend:
         self.workspace_size = workspace_size  # tmpfs sizes count against ``memory``
         self.tmp_size = tmp_size
         self.output_limit = output_limit
+        if not 0 < coverage_limit <= COVERAGE_LIMIT:
+            raise ValueError(
+                f"invalid coverage_limit {coverage_limit}: it must be between 1 and "
+                f"{COVERAGE_LIMIT} bytes, half of the container log"
+            )
+        self.coverage_limit = coverage_limit  # bytes of coverage records per run
         self.host_grace = host_grace
         self._owns_client = client is None
         self._client = client if client is not None else _connect()
         self._tools = {
             f"{MODULE_NAME}.py": Path(__file__).with_name("pytest_plugin.py").read_bytes(),
             BOOTSTRAP_NAME: BOOTSTRAP.read_bytes(),
+        }
+        self._coverage_tool = {
+            f"{coverage_plugin.MODULE_NAME}.py": Path(coverage_plugin.__file__).read_bytes()
         }
         self._running: dict[str, Container] = {}  # run id -> container, for cancel()
         self._lock = threading.Lock()
@@ -164,8 +184,6 @@ class DockerBackend:
 
     def run(self, snapshot: Snapshot, plan: RunPlan) -> TestRun:
         """Run ``plan`` on ``snapshot``; raise SandboxError only when Docker itself fails."""
-        # TODO: honour plan.coverage. The workspace tmpfs is gone when the
-        # container stops, so coverage needs a channel back like the events.
         if not plan.targets and not plan.full_suite:
             raise ValueError("the run plan has no targets and full_suite is off: nothing to run")
         launch = self._test_launch(plan)
@@ -184,6 +202,8 @@ class DockerBackend:
             backend=self.name,
             timed_out_after=plan.timeout if finished.timed_out else None,
         )
+        if plan.coverage:
+            run = with_coverage(run, finished.events)
         if finished.out_of_memory:
             run = _with_detail(run, f"the container ran out of memory (limit {self.memory})")
         logger.info(
@@ -255,6 +275,15 @@ class DockerBackend:
     def parallel_limit(self) -> int:
         return worker_limit(_parse_size(self.memory), self.cpus)
 
+    def identity(self) -> str:
+        """Return the image id, which changes when the tag is rebuilt, and the limits."""
+        try:
+            image_id = self._client.images.get(self.image).id
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as error:
+            raise _translate(error, self.image, "identity") from error
+        limits = f"memory={self.memory} pids={self.pids} cpus={self.cpus:g}"
+        return f"docker {image_id} {limits} workspace={self.workspace_size} tmp={self.tmp_size}"
+
     def close(self) -> None:
         if self._owns_client:
             self._client.close()
@@ -284,6 +313,13 @@ class DockerBackend:
             EVENTS_VARIABLE: RESULTS_TARGET,
             "PYTHONPATH": PLUGIN_DIR,
         }
+        if plan.coverage:
+            # Each pytest process bounds its own records, so the targets and
+            # the suite phase share the run's bound.
+            phases = (1 if plan.targets else 0) + (1 if plan.full_suite else 0)
+            environment["PYTEST_PLUGINS"] = coverage_plugin.MODULE_NAME
+            environment[coverage_plugin.COVERAGE_VARIABLE] = coverage_plugin.EVENTS_TARGET
+            environment[coverage_plugin.LIMIT_VARIABLE] = str(self.coverage_limit // phases)
         # The driver already clipped its output; the limit only bounds what arrives anyway.
         return _Launch(
             tuple(arguments),
@@ -291,11 +327,13 @@ class DockerBackend:
             WORKSPACE,
             plan.timeout + self.host_grace,
             2 * self.output_limit,
+            coverage=plan.coverage,
         )
 
     def _run_container(self, snapshot: Snapshot, launch: _Launch, run_id: str) -> _Finished | None:
         """Run ``launch`` in a new container and remove it; return None when it was cancelled."""
-        archive = self._input_archive(snapshot)
+        tools = {**self._tools, **self._coverage_tool} if launch.coverage else self._tools
+        archive = self._input_archive(snapshot, tools)
         with self._lock:
             generation = self._generation
 
@@ -327,7 +365,7 @@ class DockerBackend:
                 _remove_run(self._client, run_id)
         return None if cancelled else finished
 
-    def _input_archive(self, snapshot: Snapshot) -> bytes:
+    def _input_archive(self, snapshot: Snapshot, tools: dict[str, bytes]) -> bytes:
         """Return one tar with the workspace and the tools, for the bootstrap to extract at /."""
         archive = snapshot.to_tar(prefix=WORKSPACE.lstrip("/"), uid=SANDBOX_UID, gid=SANDBOX_UID)
         buffer = io.BytesIO()
@@ -337,7 +375,7 @@ class DockerBackend:
         ):
             for member in source.getmembers():
                 target.addfile(member, source.extractfile(member) if member.isfile() else None)
-            _add_tools(target, self._tools)
+            _add_tools(target, tools)
         return buffer.getvalue()
 
     def _execute(

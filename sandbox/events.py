@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from sandbox.coverage_plugin import read_coverage
 from sandbox.results import CollectionError, Frame, Outcome, RunStatus, TestResult, TestRun
 
 logger = logging.getLogger(__name__)
@@ -141,6 +142,23 @@ def parse_events(
         backend=backend,
         detail=detail,
     )
+
+
+def with_coverage(run: TestRun, text: str) -> TestRun:
+    """Return ``run`` with the coverage records found in ``text``, marked when truncated.
+
+    ``text`` is the coverage plugin's file, or an event stream that carries its records.
+    """
+    recorded = read_coverage(text)
+    if recorded.truncated_at is None:
+        return replace(run, coverage=recorded.lines)
+    note = (
+        f"coverage truncated at the bound of {recorded.limit} bytes: "
+        f"{recorded.truncated_at} and the tests after it have no coverage"
+    )
+    logger.warning("%s", note)
+    detail = f"{run.detail}; {note}" if run.detail else note
+    return replace(run, coverage=recorded.lines, coverage_truncated=True, detail=detail)
 
 
 def matching_results(tests: dict[str, TestResult], target: str) -> list[TestResult]:

@@ -21,6 +21,7 @@ limits and writes the crash record into the run's folder.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -32,7 +33,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -49,7 +50,7 @@ from sandbox.command import (
     working_folder,
 )
 from sandbox.errors import BackendUnavailable
-from sandbox.events import parse_events
+from sandbox.events import parse_events, with_coverage
 from sandbox.pool import worker_limit
 from sandbox.pytest_plugin import EVENTS_VARIABLE, MODULE_NAME
 from sandbox.results import RunStatus, TestRun
@@ -62,6 +63,11 @@ BUBBLEWRAP = "bubblewrap"
 RLIMITS = "rlimits"
 PLUGIN = Path(__file__).with_name("pytest_plugin.py")
 _warned_not_isolated = False
+# Prints the interpreter's version and the absolute folders of its sys.path.
+_PROBE = (
+    "import json, os, sys; print(json.dumps([sys.version, "
+    "[p for p in sys.path if os.path.isabs(p) and os.path.isdir(p)]]))"
+)
 
 
 @dataclass(frozen=True)
@@ -115,6 +121,7 @@ class LocalBackend:
         self._running: set[subprocess.Popen[bytes]] = set()
         self._cancelled: set[int] = set()  # process ids of runs that cancel() killed
         self._lock = threading.Lock()
+        self._interpreter: tuple[str, tuple[str, ...]] | None = None  # see identity()
 
     def run(self, snapshot: Snapshot, plan: RunPlan) -> TestRun:
         """Run ``plan`` on ``snapshot``; failures of the code under test are in the TestRun."""
@@ -153,6 +160,25 @@ class LocalBackend:
 
     def parallel_limit(self) -> int:
         return worker_limit(None)
+
+    def identity(self) -> str:
+        """Return the interpreter, the state of its package folders, the isolation and limits.
+
+        NOTE: a package folder's modification time changes when a package is
+        installed, upgraded or removed in it, but not when an installed file
+        is edited in place, so such an edit goes unnoticed.
+        """
+        if self._interpreter is None:
+            self._interpreter = _probe_interpreter(self.python)
+        version, folders = self._interpreter
+        states = []
+        for folder in folders:
+            try:
+                states.append(f"{folder}@{os.stat(folder).st_mtime_ns}")
+            except OSError:
+                states.append(f"{folder}@missing")
+        limits = " ".join(f"{name}={value}" for name, value in sorted(self.limits.items()))
+        return f"local {self.isolation} {self.python} {version} {limits} {' '.join(states)}"
 
     def close(self) -> None:
         """Nothing to release: every run cleans up after itself."""
@@ -269,8 +295,7 @@ class LocalBackend:
             timed_out_after=plan.timeout if ended.timed_out else None,
         )
         if plan.coverage and coverage_path.exists():
-            text = coverage_path.read_text("utf-8", errors="replace")
-            run = replace(run, coverage=coverage_plugin.read_coverage(text))
+            run = with_coverage(run, coverage_path.read_text("utf-8", errors="replace"))
         logger.info(
             "local sandbox: %s, %d passed, %d failed in %.1f s",
             run.status.value,
@@ -397,3 +422,17 @@ def _warn_once() -> None:
             "runs on this machine with network access and can write outside its folder; "
             "install bubblewrap (bwrap) or use Docker to isolate it"
         )
+
+
+def _probe_interpreter(python: str) -> tuple[str, tuple[str, ...]]:
+    """Return the version and the package folders of ``python``."""
+    try:
+        done = subprocess.run(
+            [python, "-I", "-c", _PROBE], capture_output=True, text=True, timeout=60, check=True
+        )
+        version, folders = json.loads(done.stdout)
+    except (OSError, subprocess.SubprocessError, ValueError) as error:
+        raise BackendUnavailable(
+            f"failed to run the interpreter {python} ({error}); check that it exists and runs"
+        ) from error
+    return str(version), tuple(str(folder) for folder in folders)

@@ -28,6 +28,8 @@ Events, by their ``event`` key:
     test_finish       nodeid
     internal_error    message
     session_finish    exit_status, collected, failed
+    coverage          nodeid, lines              from the coverage plugin, when it is loaded
+    coverage_truncated nodeid, limit             the coverage plugin hit its bound in bytes
 
 ``outcome`` is one of passed, failed, skipped, xfailed, xpassed and error (a
 failure in setup or teardown). A frame is an object with path, line, function,
@@ -135,6 +137,10 @@ class Recorder:
         self._internal_prefixes = (*sorted(folders), __file__, "<frozen importlib")
         self._failures: dict[tuple[str, str], dict[str, Any]] = {}
         self._collection_failures: dict[str, dict[str, Any]] = {}
+
+    def write_event(self, event: str, **fields: Any) -> None:
+        """Write one event for another plugin of the session, such as the coverage plugin."""
+        self._writer.write(event, **fields)
 
     def pytest_sessionstart(self, session: Any) -> None:
         import pytest

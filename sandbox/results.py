@@ -87,6 +87,9 @@ class TestRun:
     detail: str = ""  # why the status is not COMPLETED, in words for a person
     # Lines executed per test, {node id: {path: line numbers}}, when the plan asked for it.
     coverage: Mapping[str, Mapping[str, frozenset[int]]] = field(default_factory=dict)
+    # True when the sandbox hit its bound on coverage records, so that some
+    # tests that ran have no entry in ``coverage``; ``detail`` says where.
+    coverage_truncated: bool = False
 
     def failed(self) -> set[str]:
         """Node ids of tests that failed or errored."""
@@ -98,3 +101,12 @@ class TestRun:
 
     def passed(self) -> set[str]:
         return {nodeid for nodeid, r in self.tests.items() if r.outcome is Outcome.PASSED}
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The suite's outcome on one snapshot, with the tests found flaky on it."""
+
+    run: TestRun  # the first run; the others only serve to find flaky tests
+    flaky: frozenset[str] = frozenset()
+    runs: int = 1
