@@ -16,6 +16,9 @@ changed since the snapshot                        not applied, with the file nam
 ================================================  ===========================================
 
 "Not applied" raises FixNotApplied, and nothing in the repository changes.
+The fix is committed before its files are written, and an interrupt between
+the two undoes the commit. Only a SIGKILL there leaves the commit with the
+user's files as they were, so ``git diff`` then shows the fix reversed.
 The commit is built in a temporary index (:meth:`Repository.commit_patch`),
 so staged changes of other files stay staged, and unstaged and untracked files
 stay as they are, byte for byte.
@@ -33,6 +36,7 @@ from pathlib import Path
 
 from kernel.errors import DirtyTreeError, RepositoryError
 from kernel.gitops import Repository
+from kernel.interrupts import checkpoint
 from patches.types import Candidate
 from sandbox.workspace import Snapshot
 
@@ -98,6 +102,7 @@ class WorktreeTarget:
 
         sha = self._commit_fix(candidate, message, no_verify)
         try:
+            checkpoint("apply")
             # A commit hook may have edited the user's files meanwhile.
             self._require_unchanged(candidate, snapshot)
             for item in written:
