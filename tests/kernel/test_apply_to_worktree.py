@@ -290,3 +290,28 @@ def test_conflicting_flags_rejected(project, capsys, flags, named):
     assert "--apply-to-worktree cannot be combined with" in error
     assert named in error
     assert user_state(project) == before
+
+
+@pytest.mark.docker
+def test_docker_sandbox_sees_user_edits(project, docker_image, capsys):
+    # The untracked test imports a function that only the uncommitted calc.py
+    # has, so it passes in the baseline only when both reach the sandbox.
+    (project / "calc.py").write_text(CALC_USER)
+    (project / "test_three.py").write_text(
+        "from calc import three\n\n\ndef test_three():\n    assert three() == 3\n"
+    )
+    before = user_state(project)
+
+    code = main(
+        ["heal", str(project), "--sandbox", "docker", "--image", docker_image]
+        + ["--provider", "offline", "--apply-to-worktree", "--json"]
+    )
+
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert report["sandbox"] == "docker"
+    assert report["baseline"]["passed"] == 2
+    assert [f["status"] for f in report["faults"]] == ["healed"]
+    assert git(project, "show", "HEAD:calc.py") == CALC_FIXED
+    assert (project / "calc.py").read_text() == CALC_USER.replace("import os\n", "")
+    assert user_state(project) == before
