@@ -225,7 +225,7 @@ def _workspace(repository: Repository, options: HealOptions, heal_id: str) -> It
         raise DirtyTreeError(
             f"{repository.root} has uncommitted changes in {_list(dirty)}. Commit or stash them, "
             "or rerun with --allow-dirty to put fixes on a separate branch "
-            "without touching your files."
+            "without touching your files, or with --apply-to-worktree to fix your files in place."
         )
     if options.branch or (dirty and not options.apply_to_worktree):
         branch = options.branch or f"agentos/fixes-{heal_id}"
