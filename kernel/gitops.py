@@ -21,7 +21,7 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -269,6 +269,129 @@ class Repository:
         logger.info("committed %s on %s: %s", after[:12], self.branch(), _subject(message))
         return after
 
+    # Commits built in a temporary index, for fixes applied to a dirty work tree
+
+    def staged_paths(self) -> list[str]:
+        """Return the files whose index entry differs from HEAD, relative to the root, sorted."""
+        output = self._git("diff", "--cached", "--name-only", "-z", "HEAD", env=_NO_OPTIONAL_LOCKS)
+        return sorted(_split_z(output))
+
+    def tree_entry(self, rev: str, path: str) -> tuple[str, str] | None:
+        """Return (mode, blob sha) of ``path`` in commit ``rev``, or None without such a file."""
+        commit = self._resolve_commit(rev)
+        output = self._git("ls-tree", "-z", commit, "--", *_literal([path]))
+        for entry in _split_z(output):
+            info, _, name = entry.partition("\t")
+            mode, kind, blob = info.split()
+            if name == path and kind == "blob":
+                return mode, blob
+        return None
+
+    def write_blob(self, path: str, data: bytes) -> str:
+        """Store ``data`` as the content of ``path`` the way git add would, and return its sha."""
+        with tempfile.TemporaryDirectory(prefix="agentos-blob-") as folder:
+            source = Path(folder) / "blob"
+            source.write_bytes(data)
+            return self._git("hash-object", "-w", f"--path={path}", "--", str(source)).strip()
+
+    def commit_entries(
+        self,
+        entries: Mapping[str, tuple[str, str] | None],
+        message: str,
+        *,
+        no_verify: bool = False,
+    ) -> str:
+        """Commit HEAD's tree with ``entries`` replacing those paths, and return the new sha.
+
+        ``entries`` maps a path to (mode, blob sha), or to None to delete it.
+        Like :meth:`commit_patch`, the commit is built in a temporary index.
+        """
+        paths = [self._checked_path(name) for name in entries]
+
+        def stage(index: Mapping[str, str]) -> None:
+            for path, entry in zip(paths, entries.values(), strict=True):
+                if entry is None:
+                    self._git("update-index", "--force-remove", "--", path, env=index)
+                else:
+                    mode, blob = entry
+                    self._git("update-index", "--add", "--cacheinfo", mode, blob, path, env=index)
+
+        return self._commit_in_temporary_index(stage, paths, message, no_verify)
+
+    def commit_patch(
+        self, diff: str, paths: list[str], message: str, *, no_verify: bool = False
+    ) -> str:
+        """Commit HEAD's tree with the unified ``diff`` applied, and return the new sha.
+
+        ``paths`` lists the files the diff touches. The commit is built in a
+        temporary index, so neither the work tree nor the user's index is read
+        or written, and none of the user's staged or unstaged changes can reach
+        the commit. Hooks run unless ``no_verify``, with GIT_INDEX_FILE naming
+        the temporary index. Raises DirtyTreeError when the diff does not apply
+        to HEAD, that is when its changed lines or the context lines around
+        them differ in HEAD, and CommitRejected when git commit fails. HEAD
+        has not moved in either case.
+        """
+        checked = [self._checked_path(name) for name in paths]
+
+        def stage(index: Mapping[str, str]) -> None:
+            with tempfile.TemporaryDirectory(prefix="agentos-patch-") as folder:
+                patch = Path(folder) / "fix.patch"
+                patch.write_text(diff, encoding="utf-8")
+                result = self._run("apply", "--cached", "--", str(patch), env=index)
+            if result.status != 0:
+                raise DirtyTreeError(
+                    f"the diff does not apply to HEAD's version of {_listing(checked)} in "
+                    f"{self.root}: {result.output}",
+                    checked,
+                )
+
+        return self._commit_in_temporary_index(stage, checked, message, no_verify)
+
+    def _commit_in_temporary_index(
+        self,
+        stage: Callable[[Mapping[str, str]], None],
+        paths: list[str],
+        message: str,
+        no_verify: bool,
+    ) -> str:
+        """Read HEAD into a temporary index, let ``stage`` change it, and commit that index."""
+        self._require_branch("commit")
+        self._require_no_operation()
+
+        before = self.head()
+        with tempfile.TemporaryDirectory(prefix="agentos-index-") as folder:
+            index = {"GIT_INDEX_FILE": str(Path(folder) / "index")}
+            self._git("read-tree", before, env=index)
+            stage(index)
+            if not self._git("diff", "--cached", "--name-only", "HEAD", env=index):
+                raise RepositoryError(
+                    f"nothing to commit in {self.root}: {_listing(paths)} would be as in HEAD."
+                )
+            self._commit(message, no_verify, env=index)
+        after = self._moved_head(before, "commit")
+        logger.info("committed %s on %s: %s", after[:12], self.branch(), _subject(message))
+        return after
+
+    def reset_index_entries(self, paths: Iterable[str]) -> None:
+        """Set the index entries of ``paths`` to HEAD's; the work tree is not touched."""
+        self._git("reset", "--quiet", "HEAD", "--", *_literal(paths))
+
+    def undo_commit(self, sha: str) -> None:
+        """Move the current branch from ``sha`` back to its parent; only if it still points at sha.
+
+        The work tree and the index are not touched. Raises RepositoryError when
+        the branch has moved on, so a later commit of the user's is never dropped.
+        """
+        parent = self._resolve_commit(f"{sha}^")
+        result = self._run("update-ref", "-m", "agentos: undo a fix", "HEAD", parent, sha)
+        if result.status != 0:
+            raise RepositoryError(
+                f"cannot undo commit {sha[:12]} in {self.root}, because HEAD is no longer at it: "
+                f"{result.output}. Check 'git log' and revert it by hand if you do not want it."
+            )
+        logger.info("undid commit %s on %s", sha[:12], self.branch())
+
     def revert(self, sha: str, message: str, *, no_verify: bool = False) -> str:
         """Commit the inverse of ``sha`` with ``message`` under the tool identity; return its sha.
 
@@ -515,12 +638,18 @@ class Repository:
 
     # Steps
 
-    def _commit(self, message: str, no_verify: bool, *arguments: str) -> None:
+    def _commit(
+        self,
+        message: str,
+        no_verify: bool,
+        *arguments: str,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         """Run git commit as the tool; raise CommitRejected with the output on failure."""
         flags = ["--quiet", "-m", message]
         if no_verify:
             flags.append("--no-verify")
-        result = self._run("commit", *flags, *arguments, env=_TOOL_IDENTITY)
+        result = self._run("commit", *flags, *arguments, env={**_TOOL_IDENTITY, **(env or {})})
         if result.status != 0:
             raise CommitRejected(
                 f"git commit failed in {self.root} with exit status {result.status}, most often "

@@ -55,6 +55,37 @@ _MAX_FAILURE_CHARS = 2_000  # end of a failing test's report sent back to the mo
 BASELINES_FOLDER = Path(".agentos") / "cache" / "baselines"
 
 
+class FixTarget(Protocol):
+    """Where an accepted fix lands: it commits the fix, names the tree to verify, and reverts it."""
+
+    def commit(
+        self, candidate: Candidate, snapshot: Snapshot, message: str, no_verify: bool
+    ) -> str: ...
+
+    def verify_snapshot(self, sha: str) -> Snapshot: ...
+
+    def revert(self, sha: str, message: str, no_verify: bool) -> str: ...
+
+
+@dataclass(frozen=True)
+class BranchTarget:
+    """Commits fixes to the checked-out branch of a checkout whose files they touch are clean."""
+
+    repository: Repository
+
+    def commit(
+        self, candidate: Candidate, snapshot: Snapshot, message: str, no_verify: bool
+    ) -> str:
+        contents = {edit.path: edit.after for edit in candidate.edits}
+        return self.repository.commit_files(contents, message, no_verify=no_verify)
+
+    def verify_snapshot(self, sha: str) -> Snapshot:
+        return Snapshot(self.repository.archive(sha))
+
+    def revert(self, sha: str, message: str, no_verify: bool) -> str:
+        return self.repository.revert(sha, message, no_verify=no_verify)
+
+
 @dataclass(frozen=True)
 class Workspace:
     """The checkout a heal reads files from and, unless it is a dry run, commits fixes to."""
@@ -62,6 +93,7 @@ class Workspace:
     root: Path
     repository: Repository | None  # None in a dry run: nothing is committed
     branch: str | None
+    target: FixTarget | None = None  # None: a BranchTarget on ``repository``
 
 
 class Reproducer(Protocol):
@@ -91,6 +123,7 @@ class HealSession:
     flaky: set[str] = field(default_factory=set)  # quarantined tests, reported at the end
     baselines: BaselineCache | None = None
     budget: Budget = field(default_factory=Budget)
+    patch_folder: Path | None = None  # where a validated fix that was not applied is saved
 
     def run(
         self,
@@ -351,9 +384,8 @@ class HealSession:
 
         changed = _changed_since(state.snapshot, self.workspace.root, candidate)
         if changed:
-            reason = f"not applied: {', '.join(changed)} changed since the fix was validated"
-            self.reporter.step("blocked", reason)
-            return FaultOutcome(fault, FaultStatus.BLOCKED, tuple(attempts), reason), state
+            reason = f"{', '.join(changed)} changed since the fix was validated"
+            return self._blocked(fault, candidate, attempts, reason), state
 
         self._stage("commit", candidate.summary)
         usage = _spent(self.usage, self._fault_start)
@@ -366,14 +398,12 @@ class HealSession:
             usage=usage,
             cost=self.settings.cost(usage),
         )
-        contents = {edit.path: edit.after for edit in candidate.edits}
+        target = self.workspace.target or BranchTarget(repository)
         try:
-            sha = repository.commit_files(contents, message, no_verify=self.no_verify)
+            sha = target.commit(candidate, state.snapshot, message, self.no_verify)
         except DirtyTreeError as error:
             # The user edited a file of the fix after it was checked above.
-            reason = f"not applied: {error}"
-            self.reporter.step("blocked", reason)
-            return FaultOutcome(fault, FaultStatus.BLOCKED, tuple(attempts), reason), state
+            return self._blocked(fault, candidate, attempts, str(error)), state
         except CommitRejected as error:
             reason = f"the commit was rejected: {error}"
             attempts[-1] = _attempt(candidate, False, reason)
@@ -385,7 +415,7 @@ class HealSession:
         self._stage("verify", f"re-running the checks on commit {sha[:12]}")
         verified = observe(
             self.backend,
-            Snapshot(repository.archive(sha)),
+            target.verify_snapshot(sha),
             self.workspace.root,
             self.settings.test_timeout,
             self.baselines,
@@ -403,13 +433,34 @@ class HealSession:
             return outcome, verified
 
         self._stage("revert", f"{sha[:12]}: {problem}")
-        revert_sha = repository.revert(
-            sha, revert_message(fault, sha, problem, self.heal_id), no_verify=self.no_verify
+        revert_sha = target.revert(
+            sha, revert_message(fault, sha, problem, self.heal_id), self.no_verify
         )
         outcome = FaultOutcome(
             fault, FaultStatus.REVERTED, tuple(attempts), problem, candidate.diff, sha, revert_sha
         )
         return outcome, state
+
+    def _blocked(
+        self, fault: Fault, candidate: Candidate, attempts: list[Attempt], problem: str
+    ) -> FaultOutcome:
+        """Report a validated fix that was not applied, and save its diff when a folder is set."""
+        reason = f"not applied: {problem}"
+        patch = None
+        if self.patch_folder is not None:
+            self.patch_folder.mkdir(parents=True, exist_ok=True)
+            patch = self.patch_folder / f"{self.heal_id}-{fault.id}.patch"
+            patch.write_text(candidate.diff, encoding="utf-8")
+            reason += f". The validated fix is saved in {patch}; apply it with 'git apply {patch}'"
+        self.reporter.step("blocked", reason)
+        return FaultOutcome(
+            fault,
+            FaultStatus.BLOCKED,
+            tuple(attempts),
+            reason,
+            candidate.diff,
+            patch=None if patch is None else str(patch),
+        )
 
     def _note_resolved(self, fault: Fault, before: TreeState, after: TreeState, sha: str) -> None:
         """Record the other faults that the fix for ``fault`` removed as well."""

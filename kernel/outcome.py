@@ -48,6 +48,7 @@ class FaultOutcome:
     usage: Usage = field(default_factory=Usage)  # model tokens spent on this fault
     seconds: float = 0.0  # wall-clock time spent on this fault, from propose to verify
     commit_output: str = ""  # git's and the hooks' output when the commit was rejected
+    patch: str | None = None  # file with the diff of a blocked fix, to apply by hand
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,7 @@ def _outcome_to_dict(outcome: FaultOutcome) -> dict:
         "revert_commit": outcome.revert_commit,
         "diff": outcome.diff,
         "commit_output": outcome.commit_output,
+        "patch": outcome.patch,
         "usage": _usage_to_dict(outcome.usage),
         "seconds": round(outcome.seconds, 3),
         "attempts": [

@@ -10,12 +10,17 @@ clean or dirty         ``--branch B``   new branch B, made in a separate worktre
 dirty                  (none)           nowhere: the heal is refused
 dirty                  --allow-dirty    a new ``agentos/fixes-<heal id>`` branch,
                                         made in a separate worktree
+clean or dirty         --apply-to-      the current branch and the user's own files,
+                       worktree         when the files the fix touches allow it
 any                    --dry-run        nowhere: validated diffs are only shown
 =====================  ===============  ==========================================
 
-In every case the user's working tree and index are left as they were.
-Snapshots are taken from commits, so uncommitted edits never reach the
-sandbox either.
+Except with ``--apply-to-worktree``, the user's working tree and index are
+left as they were, and snapshots are taken from HEAD, so uncommitted edits
+never reach the sandbox either. With ``--apply-to-worktree`` the snapshot is
+the working tree itself, and :mod:`kernel.worktree_apply` has the rules for
+writing a fix into it. That flag cannot be combined with ``--branch``,
+``--allow-dirty`` or ``--dry-run``, which each send fixes somewhere else.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from pathlib import Path
 from kernel.budget import Budget, parse_prices
 from kernel.config import Settings
 from kernel.console import Reporter
-from kernel.errors import DirtyTreeError, KernelError, RepositoryError
+from kernel.errors import ConfigError, DirtyTreeError, KernelError, RepositoryError
 from kernel.faults import Fault
 from kernel.gitops import Repository
 from kernel.heal import HealSession, Reproducer, Workspace
@@ -41,6 +46,7 @@ from kernel.outcome import HealReport
 from kernel.providers import build_providers
 from kernel.records import save_record
 from kernel.repo_states import checkout_notes, protected_paths
+from kernel.worktree_apply import WorktreeTarget, working_snapshot
 from patches.provider import PatchProvider
 from sandbox.backend import SandboxBackend
 from sandbox.docker_backend import sweep_leftovers
@@ -49,6 +55,8 @@ from sandbox.selection import open_backend
 from sandbox.workspace import Snapshot
 
 logger = logging.getLogger(__name__)
+
+PATCHES_FOLDER = Path(".agentos") / "patches"  # validated fixes that were not applied
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,26 @@ class HealOptions:
     branch: str | None = None
     allow_dirty: bool = False
     no_verify: bool = False
+    apply_to_worktree: bool = False  # validate on the working tree and write fixes into it
+
+    def __post_init__(self) -> None:
+        if not self.apply_to_worktree:
+            return
+        others = [
+            flag
+            for flag, given in (
+                ("--branch", self.branch is not None),
+                ("--allow-dirty", self.allow_dirty),
+                ("--dry-run", self.dry_run),
+            )
+            if given
+        ]
+        if others:
+            raise ConfigError(
+                f"--apply-to-worktree cannot be combined with {' or '.join(others)}: it writes "
+                "fixes into your files on the current branch, and those flags send them "
+                "elsewhere or nowhere. Drop one of them."
+            )
 
 
 def new_heal_id() -> str:
@@ -91,7 +119,11 @@ def run_heal(
         with RepositoryLock(repository.root):
             repository.exclude_agentos()
             with _workspace(repository, options, heal_id) as workspace:
-                snapshot = Snapshot(repository.archive("HEAD"))
+                snapshot = (
+                    working_snapshot(repository)
+                    if options.apply_to_worktree
+                    else Snapshot(repository.archive("HEAD"))
+                )
                 session = HealSession(
                     heal_id,
                     workspace,
@@ -102,6 +134,7 @@ def run_heal(
                     no_verify=options.no_verify,
                     protected=protected_paths(repository),
                     budget=heal_budget(settings),
+                    patch_folder=repository.root / PATCHES_FOLDER,
                 )
                 report = session.run(snapshot, repository.root)
             save_record(repository.root, report, settings.cost)
@@ -183,13 +216,18 @@ def _workspace(repository: Repository, options: HealOptions, heal_id: str) -> It
             yield Workspace(Path(folder), None, None)
         return
 
-    if dirty and not options.allow_dirty and options.branch is None:
+    if (
+        dirty
+        and not options.allow_dirty
+        and options.branch is None
+        and not options.apply_to_worktree
+    ):
         raise DirtyTreeError(
             f"{repository.root} has uncommitted changes in {_list(dirty)}. Commit or stash them, "
             "or rerun with --allow-dirty to put fixes on a separate branch "
-            "without touching your files."
+            "without touching your files, or with --apply-to-worktree to fix your files in place."
         )
-    if options.branch or dirty:
+    if options.branch or (dirty and not options.apply_to_worktree):
         branch = options.branch or f"agentos/fixes-{heal_id}"
         with repository.fix_worktree(branch) as worktree:
             yield Workspace(worktree.root, worktree, branch)
@@ -201,7 +239,8 @@ def _workspace(repository: Repository, options: HealOptions, heal_id: str) -> It
             f"HEAD of {repository.root} is detached, so fixes have no branch to go on. "
             "Check out a branch, or pass --branch NAME to put fixes on a new branch."
         )
-    yield Workspace(repository.root, repository, branch)
+    target = WorktreeTarget(repository) if options.apply_to_worktree else None
+    yield Workspace(repository.root, repository, branch, target)
 
 
 def _list(paths: list[str], limit: int = 5) -> str:

@@ -38,6 +38,7 @@ from kernel.providers import build_providers
 from kernel.run_history import record_test_run, tree_id
 from kernel.runner import heal_faults
 from kernel.watch_events import Event, EventReporter, EventSink, fault_event
+from kernel.worktree_apply import working_snapshot
 from patches.context import symbol_source
 from patches.errors import EditError
 from patches.provider import PatchProvider
@@ -46,7 +47,6 @@ from sandbox.backend import RunPlan, SandboxBackend
 from sandbox.docker_backend import sweep_leftovers
 from sandbox.errors import BackendUnavailable
 from sandbox.selection import open_backend
-from sandbox.workspace import Snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -60,23 +60,6 @@ class WatchOptions:
     max_cycles: int | None = None  # stop after this many check runs; None watches until stopped
     heal: bool = True  # False only reports faults
     no_verify: bool = False  # skip the repository's commit hooks on fixes
-
-
-def working_snapshot(repository: Repository) -> Snapshot:
-    """Return HEAD with the changed tracked files and the untracked Python files laid over it.
-
-    NOTE: a tracked file deleted in the working tree is still in the snapshot,
-    because an overlay can only add or replace files.
-    """
-    paths = repository.dirty_paths() + [
-        path for path in repository.untracked_paths() if path.endswith(".py")
-    ]
-    overlay = {
-        path: (repository.root / path).read_bytes()
-        for path in paths
-        if (repository.root / path).is_file()
-    }
-    return Snapshot(repository.archive("HEAD"), overlay)
 
 
 class WatchSession:

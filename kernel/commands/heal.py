@@ -63,6 +63,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="with uncommitted changes, put fixes on a new branch instead of refusing",
     )
+    heal.add_argument(
+        "--apply-to-worktree",
+        action="store_true",
+        help="validate on your working tree as it is and write each fix into your files, "
+        "committing only the fix",
+    )
     heal.add_argument("--no-verify", action="store_true", help="skip the repository's commit hooks")
     heal.add_argument(
         "--json", action="store_true", help="print a machine-readable report on stdout"
@@ -76,6 +82,7 @@ def run(arguments: argparse.Namespace, reporter: Reporter) -> int:
         branch=arguments.branch,
         allow_dirty=arguments.allow_dirty,
         no_verify=arguments.no_verify,
+        apply_to_worktree=arguments.apply_to_worktree,
     )
     report = run_heal(arguments.path, settings, options, reporter)
     reporter.summary(report)
