@@ -36,6 +36,7 @@ from kernel.errors import CommitRejected, DirtyTreeError, KernelError
 from kernel.faults import Fault, missing_package, spectrum_of
 from kernel.gitops import Repository
 from kernel.interrupts import checkpoint
+from kernel.journal import reverting
 from kernel.messages import commit_message, revert_message
 from kernel.outcome import Attempt, BaselineSummary, FaultOutcome, FaultStatus, HealReport
 from patches.cheats import failing_test_literals
@@ -89,6 +90,7 @@ class HealSession:
     flaky: set[str] = field(default_factory=set)  # quarantined tests, reported at the end
     baselines: BaselineCache | None = None
     budget: Budget = field(default_factory=Budget)
+    _root: Path | None = None  # the repository being healed; its .agentos/ contains the journal
 
     def run(
         self,
@@ -104,6 +106,7 @@ class HealSession:
         the crash of a supervised program; they are tried first. Only faults for
         which ``select`` returns True are tried, when it is given.
         """
+        self._root = repository_path
         self._stage("detect", "running the test suite in the sandbox and ruff")
         if self.baselines is None:
             self.baselines = BaselineCache(self.backend)
@@ -365,6 +368,7 @@ class HealSession:
             cost=self.settings.cost(usage),
         )
         contents = {edit.path: edit.after for edit in candidate.edits}
+        parent = repository.head()
         try:
             sha = repository.commit_files(contents, message, no_verify=self.no_verify)
         except DirtyTreeError as error:
@@ -400,10 +404,14 @@ class HealSession:
             )
             return outcome, verified
 
-        self._stage("revert", f"{sha[:12]}: {problem}")
-        revert_sha = repository.revert(
-            sha, revert_message(fault, sha, problem, self.heal_id), no_verify=self.no_verify
-        )
+        # An error or interrupt before the revert commit exists drops the
+        # unverified commit instead, so the branch ends as it was.
+        root = self._root or repository.root
+        with reverting(root, repository, self.heal_id, sha, parent, problem):
+            self._stage("revert", f"{sha[:12]}: {problem}")
+            revert_sha = repository.revert(
+                sha, revert_message(fault, sha, problem, self.heal_id), no_verify=self.no_verify
+            )
         outcome = FaultOutcome(
             fault, FaultStatus.REVERTED, tuple(attempts), problem, candidate.diff, sha, revert_sha
         )
