@@ -18,6 +18,25 @@ import pytest
 from kernel.gitops import TOOL_EMAIL
 from tests.conftest import git
 
+# A pre-commit hook that changes the staged fix once, so the committed tree
+# differs from the validated one: verification fails and the heal reverts.
+# Later commits exit with the status given to install_hook.
+BREAK_ONCE = (
+    "#!/bin/sh\n"
+    'done="$(git rev-parse --git-common-dir)/broken-once"\n'
+    '[ -f "$done" ] && exit {later}\n'
+    'touch "$done"\n'
+    "sed -i 's/return 1/return 2/' calc.py\n"
+    "git add calc.py\n"
+)
+
+
+def install_hook(root: Path, later_status: int = 0) -> None:
+    """Install BREAK_ONCE as the pre-commit hook of ``root``."""
+    hook = root / ".git" / "hooks" / "pre-commit"
+    hook.write_text(BREAK_ONCE.format(later=later_status))
+    hook.chmod(0o755)
+
 
 def full_state(root: Path) -> dict:
     """Return what a user could lose: files, index, HEAD, refs, stash and worktrees.

@@ -16,6 +16,7 @@ from tests.conftest import git
 from tests.kernel.fault_injection import (
     assert_before_or_fixed,
     full_state,
+    install_hook,
     start_heal,
     wait_for_pause,
 )
@@ -65,23 +66,6 @@ def test_sigkill_at_stage_then_recover(project, stage):
     assert git(project, "worktree", "list", "--porcelain").count("worktree ") == 1
     assert git(project, "stash", "list") == before["stash"]
     assert (project / "scratch.txt").read_text() == "untracked notes\n"
-
-
-# A pre-commit hook that changes the staged fix once, so the committed tree
-# differs from the validated one: verification fails and the heal reverts.
-BREAK_ONCE = (
-    "#!/bin/sh\n"
-    "[ -f .git/broken-once ] && exit {later}\n"
-    "touch .git/broken-once\n"
-    "sed -i 's/return 1/return 2/' calc.py\n"
-    "git add calc.py\n"
-)
-
-
-def install_hook(root: Path, later_status: int = 0) -> None:
-    hook = root / ".git" / "hooks" / "pre-commit"
-    hook.write_text(BREAK_ONCE.format(later=later_status))
-    hook.chmod(0o755)
 
 
 def test_sigint_at_revert_drops_fix(project):
