@@ -373,23 +373,23 @@ class Repository:
         are. Returns False and changes nothing when the branch no longer ends at
         ``commit``. Raises DirtyTreeError when a file of ``commit`` has changed
         since, because putting it back would discard that change.
+
+        A drop that was killed after moving the branch is finished: the branch
+        is at ``parent`` and the files of ``commit`` are still in the index.
         """
         branch = self.branch()
-        if branch is None or self.head() != self._resolve_commit(commit):
-            return False
-        # A killed 'git revert --no-commit' leaves its changes staged.
-        self._abort_revert()
+        commit, parent = self._resolve_commit(commit), self._resolve_commit(parent)
         paths = _split_z(self._git("diff", "--name-only", "--no-renames", "-z", parent, commit))
-        self._require_untouched(paths)
+        head = self.head() if branch is not None else None
+        if head == commit:
+            # A killed 'git revert --no-commit' leaves its changes staged.
+            self._abort_revert()
+            self._require_untouched(paths)
+            message = "agentos: drop unverified fix"
+            self._git("update-ref", "-m", message, f"refs/heads/{branch}", parent, commit)
+        elif head != parent or not self._has_files_of(commit, paths):
+            return False
 
-        self._git(
-            "update-ref",
-            "-m",
-            "agentos: drop unverified fix",
-            f"refs/heads/{branch}",
-            parent,
-            commit,
-        )
         present = _split_z(
             self._git("ls-tree", "-r", "-z", "--name-only", parent, "--", *_literal(paths))
         )
@@ -400,6 +400,12 @@ class Repository:
             self._git("rm", "--quiet", "--force", "--", *_literal(absent))
         logger.info("dropped commit %s from %s in %s", commit[:12], branch, self.root)
         return True
+
+    def _has_files_of(self, commit: str, paths: list[str]) -> bool:
+        """Return whether the index and the work tree have ``commit``'s version of ``paths``."""
+        differs = self._run("diff", "--quiet", commit, "--", *_literal(paths))
+        staged = self._run("diff", "--quiet", "--cached", commit, "--", *_literal(paths))
+        return differs.status == 0 and staged.status == 0
 
     def delete_branch(self, branch: str) -> None:
         """Delete the local branch ``branch``, merged or not; it must not be checked out."""
