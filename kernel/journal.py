@@ -75,8 +75,7 @@ def reverting(
     try:
         yield
     except BaseException:
-        logger.warning("the revert of %s stopped; dropping the commit", commit[:12])
-        logger.warning("%s", drop_fix(repository, pending))
+        logger.warning("the revert of %s stopped: %s", commit[:12], drop_fix(repository, pending))
         _clear(root)
         raise
     _clear(root)

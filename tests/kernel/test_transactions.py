@@ -75,9 +75,10 @@ def test_sigint_at_revert_drops_fix(project):
     heal = start_heal(project, "revert")
     wait_for_pause(heal, "revert")
     heal.send_signal(signal.SIGINT)
-    heal.communicate(timeout=60)
+    _, stderr = heal.communicate(timeout=60)
 
     assert heal.returncode == 130
+    assert "so it was removed from branch main" in stderr
     assert full_state(project) == before
     assert not (project / ".agentos" / "lock").exists()
     assert not (project / ".agentos" / "revert-journal.json").exists()
