@@ -16,9 +16,11 @@ path with uncommitted changes is rejected before anything is written.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import shutil
+import socket
 import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -38,6 +40,12 @@ TOOL_EMAIL = (
 )
 
 EXCLUDE_LINE = "/.agentos/"
+
+# A fix worktree lives at <temporary folder>/<repository name>; the folder's
+# name starts with WORKTREE_PREFIX and OWNER_FILE beside the checkout names the
+# process that made it, so a later run can remove the worktree of a dead one.
+WORKTREE_PREFIX = "agentos-worktree-"
+OWNER_FILE = "agentos-owner.json"
 
 _TOOL_IDENTITY = {
     "GIT_AUTHOR_NAME": TOOL_NAME,
@@ -447,7 +455,7 @@ class Repository:
         """
         self._require_new_branch(branch)
         start = self.head()
-        folder = Path(tempfile.mkdtemp(prefix="agentos-worktree-"))
+        folder = Path(tempfile.mkdtemp(prefix=WORKTREE_PREFIX))
         if folder.resolve().is_relative_to(self.root.resolve()):
             folder.rmdir()
             raise RepositoryError(
@@ -457,6 +465,7 @@ class Repository:
 
         checkout = folder / self.root.name
         try:
+            _write_owner(folder, branch, start)
             self._git("worktree", "add", "--quiet", "-b", branch, str(checkout), start)
             logger.info("created worktree %s on new branch %s at %s", checkout, branch, start[:12])
             worktree = Repository.open(checkout)
@@ -465,8 +474,61 @@ class Repository:
             finally:
                 worktree.close()
         finally:
-            self._remove_worktree(checkout)
+            self.remove_worktree(checkout)
             shutil.rmtree(folder, ignore_errors=True)
+
+    def remove_worktree(self, checkout: Path) -> None:
+        """Remove the linked worktree at ``checkout``, uncommitted changes in it included."""
+        result = self._run("worktree", "remove", "--force", str(checkout))
+        if result.status != 0 and checkout.exists():
+            # git refuses to remove worktrees with submodules; delete the folder
+            # and let prune forget the worktree.
+            logger.warning("git worktree remove %s failed: %s", checkout, result.output)
+            shutil.rmtree(checkout, ignore_errors=True)
+        self._git("worktree", "prune")
+        logger.info("removed worktree %s", checkout)
+
+    def drop_commit(self, commit: str, parent: str) -> bool:
+        """Move the current branch from ``commit`` back to ``parent``, as if never committed.
+
+        Only the files that ``commit`` changed are put back, in the index and the
+        work tree, so the user's other staged and unstaged changes stay as they
+        are. Returns False and changes nothing when the branch no longer ends at
+        ``commit``. Raises DirtyTreeError when a file of ``commit`` has changed
+        since, because putting it back would discard that change.
+
+        A drop that was killed after moving the branch is finished: the branch
+        is at ``parent`` and the files of ``commit`` are still in the index.
+        """
+        branch = self.branch()
+        commit, parent = self._resolve_commit(commit), self._resolve_commit(parent)
+        paths = _split_z(self._git("diff", "--name-only", "--no-renames", "-z", parent, commit))
+        head = self.head() if branch is not None else None
+        if head == commit:
+            # A killed 'git revert --no-commit' leaves its changes staged.
+            self._abort_revert()
+            self._require_untouched(paths)
+            message = "agentos: drop unverified fix"
+            self._git("update-ref", "-m", message, f"refs/heads/{branch}", parent, commit)
+        elif head != parent or not self._has_files_of(commit, paths):
+            return False
+
+        present = _split_z(
+            self._git("ls-tree", "-r", "-z", "--name-only", parent, "--", *_literal(paths))
+        )
+        if present:
+            self._git("checkout", parent, "--", *_literal(present))
+        absent = sorted(set(paths) - set(present))
+        if absent:
+            self._git("rm", "--quiet", "--force", "--", *_literal(absent))
+        logger.info("dropped commit %s from %s in %s", commit[:12], branch, self.root)
+        return True
+
+    def _has_files_of(self, commit: str, paths: list[str]) -> bool:
+        """Return whether the index and the work tree have ``commit``'s version of ``paths``."""
+        differs = self._run("diff", "--quiet", commit, "--", *_literal(paths))
+        staged = self._run("diff", "--quiet", "--cached", commit, "--", *_literal(paths))
+        return differs.status == 0 and staged.status == 0
 
     def delete_branch(self, branch: str) -> None:
         """Delete the local branch ``branch``, merged or not; it must not be checked out."""
@@ -697,16 +759,6 @@ class Repository:
             )
         return after
 
-    def _remove_worktree(self, checkout: Path) -> None:
-        result = self._run("worktree", "remove", "--force", str(checkout))
-        if result.status != 0 and checkout.exists():
-            # git refuses to remove worktrees with submodules; delete the folder
-            # and let prune forget the worktree.
-            logger.warning("git worktree remove %s failed: %s", checkout, result.output)
-            shutil.rmtree(checkout, ignore_errors=True)
-        self._git("worktree", "prune")
-        logger.info("removed worktree %s", checkout)
-
     def _resolve_commit(self, rev: str) -> str:
         # A leading dash would make git read the revision as an option.
         result = (
@@ -834,6 +886,17 @@ def _write_text(target: Path, text: str) -> list[Path]:
             f"cannot write {target}: {error}. Check the path and free space."
         ) from error
     return created
+
+
+def _write_owner(folder: Path, branch: str, start: str) -> None:
+    """Write OWNER_FILE into ``folder``: this process, the fix branch and its start commit."""
+    owner = {
+        "pid": os.getpid(),
+        "hostname": socket.gethostname(),
+        "branch": branch,
+        "start": start,
+    }
+    (folder / OWNER_FILE).write_text(json.dumps(owner), encoding="utf-8")
 
 
 def _replace_bytes(target: Path, data: bytes) -> None:

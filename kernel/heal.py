@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -36,6 +37,7 @@ from kernel.errors import CommitRejected, DirtyTreeError, KernelError
 from kernel.faults import Fault, missing_package, spectrum_of
 from kernel.gitops import Repository
 from kernel.interrupts import checkpoint
+from kernel.journal import reverting
 from kernel.messages import commit_message, revert_message
 from kernel.outcome import Attempt, BaselineSummary, FaultOutcome, FaultStatus, HealReport
 from patches.cheats import failing_test_literals
@@ -124,6 +126,7 @@ class HealSession:
     baselines: BaselineCache | None = None
     budget: Budget = field(default_factory=Budget)
     patch_folder: Path | None = None  # where a validated fix that was not applied is saved
+    _root: Path | None = None  # the repository being healed; its .agentos/ contains the journal
 
     def run(
         self,
@@ -139,6 +142,7 @@ class HealSession:
         the crash of a supervised program; they are tried first. Only faults for
         which ``select`` returns True are tried, when it is given.
         """
+        self._root = repository_path
         self._stage("detect", "running the test suite in the sandbox and ruff")
         if self.baselines is None:
             self.baselines = BaselineCache(self.backend, folder=repository_path / BASELINES_FOLDER)
@@ -399,6 +403,7 @@ class HealSession:
             cost=self.settings.cost(usage),
         )
         target = self.workspace.target or BranchTarget(repository)
+        parent = repository.head()
         try:
             sha = target.commit(candidate, state.snapshot, message, self.no_verify)
         except DirtyTreeError as error:
@@ -432,10 +437,22 @@ class HealSession:
             )
             return outcome, verified
 
-        self._stage("revert", f"{sha[:12]}: {problem}")
-        revert_sha = target.revert(
-            sha, revert_message(fault, sha, problem, self.heal_id), self.no_verify
-        )
+        # An error or interrupt before the revert commit exists drops the
+        # unverified commit instead, so the branch ends as it was.
+        root = self._root or repository.root
+        if isinstance(target, BranchTarget):
+            guard: AbstractContextManager[None] = reverting(
+                root, repository, self.heal_id, sha, parent, problem
+            )
+        else:
+            # TODO: journal the revert of a fix applied to the working tree;
+            # a SIGKILL during it leaves the fix commit in place.
+            guard = nullcontext()
+        with guard:
+            self._stage("revert", f"{sha[:12]}: {problem}")
+            revert_sha = target.revert(
+                sha, revert_message(fault, sha, problem, self.heal_id), self.no_verify
+            )
         outcome = FaultOutcome(
             fault, FaultStatus.REVERTED, tuple(attempts), problem, candidate.diff, sha, revert_sha
         )

@@ -135,7 +135,7 @@ class RepositoryLock:
         hostname = existing.get("hostname")
         started = existing.get("started", "an unknown time")
 
-        if hostname == socket.gethostname() and not _process_exists(pid):
+        if hostname == socket.gethostname() and not process_exists(pid):
             return
         where = "this host" if hostname == socket.gethostname() else f"host {hostname}"
         raise LockedError(
@@ -173,7 +173,7 @@ class RepositoryLock:
             guard.unlink(missing_ok=True)
 
 
-def _process_exists(pid: int) -> bool:
+def process_exists(pid: int) -> bool:
     """Return whether a process with ``pid`` exists on this host."""
     try:
         os.kill(pid, 0)

@@ -41,6 +41,7 @@ from kernel.errors import ConfigError, DirtyTreeError, KernelError, RepositoryEr
 from kernel.faults import Fault
 from kernel.gitops import Repository
 from kernel.heal import HealSession, Reproducer, Workspace
+from kernel.leftovers import recover
 from kernel.lock import RepositoryLock
 from kernel.outcome import HealReport
 from kernel.providers import build_providers
@@ -118,6 +119,8 @@ def run_heal(
     try:
         with RepositoryLock(repository.root):
             repository.exclude_agentos()
+            for note in recover(repository):
+                reporter.warn(note)
             with _workspace(repository, options, heal_id) as workspace:
                 snapshot = (
                     working_snapshot(repository)
@@ -166,6 +169,8 @@ def heal_faults(
     heal_id = new_heal_id()
     with RepositoryLock(repository.root):
         repository.exclude_agentos()
+        for note in recover(repository):
+            reporter.warn(note)
         options = HealOptions(allow_dirty=True, no_verify=no_verify)
         with _workspace(repository, options, heal_id) as workspace:
             if workspace.repository is not repository and on_branch is not None:

@@ -7,37 +7,23 @@ compares the repository's full state before and after.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from kernel.gitops import TOOL_EMAIL
 from tests.conftest import git
+from tests.kernel.fault_injection import (
+    assert_before_or_fixed,
+    full_state,
+    install_hook,
+    start_heal,
+    wait_for_pause,
+)
 
 CALC = "import os\n\n\ndef one():\n    return 1\n"
 TEST_CALC = "from calc import one\n\n\ndef test_one():\n    assert one() == 1\n"
 STAGES = ["detect", "propose", "validate", "commit", "verify"]
-
-
-def full_state(root: Path) -> dict:
-    files = {
-        str(path.relative_to(root)): path.read_bytes()
-        for path in root.rglob("*")
-        if path.is_file() and ".git" not in path.parts and ".agentos" not in path.parts
-    }
-    return {
-        "files": files,
-        "index": (root / ".git" / "index").read_bytes(),
-        "HEAD": (root / ".git" / "HEAD").read_text(),
-        "refs": git(root, "for-each-ref", "--format=%(refname) %(objectname)"),
-        "stash": git(root, "stash", "list"),
-        "worktrees": git(root, "worktree", "list", "--porcelain").count("worktree "),
-    }
 
 
 @pytest.fixture
@@ -47,58 +33,6 @@ def project(make_repo) -> Path:
     git(root, "stash", "-q")
     (root / "scratch.txt").write_text("untracked notes\n")
     return root
-
-
-def start_heal(root: Path, stage: str | None) -> subprocess.Popen:
-    env = {**os.environ, "COLUMNS": "200"}
-    if stage:
-        env["AGENTOS_TEST_PAUSE_AT"] = stage
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "kernel.cli",
-            "heal",
-            str(root),
-            "--sandbox",
-            "local",
-            "--provider",
-            "offline",
-        ],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-
-
-def wait_for_pause(heal: subprocess.Popen, stage: str) -> None:
-    deadline = time.monotonic() + 120
-    assert heal.stderr is not None
-    for line in heal.stderr:
-        if f"agentos-test-pause {stage}" in line:
-            return
-        assert time.monotonic() < deadline, f"the heal never reached stage {stage}"
-    pytest.fail(f"the heal ended before stage {stage}")
-
-
-def assert_before_or_fixed(root: Path, before: dict) -> None:
-    after = full_state(root)
-    head_before = before["refs"].split("refs/heads/main ")[1].split()[0]
-    head_after = git(root, "rev-parse", "main").strip()
-    if head_after == head_before:
-        assert after == before
-        return
-    # Exactly the accepted fix commits on top of the old HEAD, and nothing else changed.
-    added = git(root, "rev-list", f"{head_before}..{head_after}").split()
-    for sha in added:
-        assert git(root, "log", "-1", "--format=%ae", sha).strip() == TOOL_EMAIL
-    assert git(root, "diff", "--name-only", head_before, head_after).split() == ["calc.py"]
-    for key in ("HEAD", "stash", "worktrees"):
-        assert after[key] == before[key]
-    assert git(root, "status", "--porcelain", "--untracked-files=no") == ""
-    files_before = {k: v for k, v in before["files"].items() if k != "calc.py"}
-    assert {k: v for k, v in after["files"].items() if k != "calc.py"} == files_before
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -132,3 +66,52 @@ def test_sigkill_at_stage_then_recover(project, stage):
     assert git(project, "worktree", "list", "--porcelain").count("worktree ") == 1
     assert git(project, "stash", "list") == before["stash"]
     assert (project / "scratch.txt").read_text() == "untracked notes\n"
+
+
+def test_sigint_at_revert_drops_fix(project):
+    install_hook(project)
+    before = full_state(project)
+
+    heal = start_heal(project, "revert")
+    wait_for_pause(heal, "revert")
+    heal.send_signal(signal.SIGINT)
+    _, stderr = heal.communicate(timeout=60)
+
+    assert heal.returncode == 130
+    assert "so it was removed from branch main" in stderr
+    assert full_state(project) == before
+    assert not (project / ".agentos" / "lock").exists()
+    assert not (project / ".agentos" / "revert-journal.json").exists()
+
+
+def test_sigkill_at_revert_then_recover(project):
+    install_hook(project)
+    before = full_state(project)
+
+    heal = start_heal(project, "revert")
+    wait_for_pause(heal, "revert")
+    heal.kill()
+    heal.communicate(timeout=60)
+    unverified = git(project, "rev-parse", "main").strip()
+    again = start_heal(project, None, "--dry-run")
+    _, stderr = again.communicate(timeout=300)
+
+    assert unverified not in before["refs"]
+    assert "finished the interrupted heal" in stderr
+    assert f"its fix {unverified[:12]} failed verification" in stderr
+    assert full_state(project) == before
+    assert not (project / ".agentos" / "revert-journal.json").exists()
+
+
+def test_rejected_revert_drops_fix(project):
+    # The hook breaks the fix, then rejects every later commit: the revert's too.
+    install_hook(project, later_status=1)
+    before = full_state(project)
+
+    heal = start_heal(project, None)
+    _, stderr = heal.communicate(timeout=300)
+
+    assert heal.returncode == 2, stderr
+    assert "git commit failed" in stderr
+    assert full_state(project) == before
+    assert not (project / ".agentos" / "revert-journal.json").exists()
