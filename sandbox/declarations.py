@@ -24,7 +24,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
-from sandbox.errors import SandboxError
+from sandbox.errors import DeclarationError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -38,10 +38,6 @@ REQUIREMENT_PATTERNS = ("requirements*.txt", "requirements*.lock")
 # Options that may stand on a requirement line or alone and change nothing of
 # what gets installed, or only how pip checks it.
 _IGNORED_OPTIONS = ("--hash", "--config-settings", "--global-option")
-
-
-class DeclarationError(SandboxError):
-    """A dependency declaration cannot be used; the message names the file and the line."""
 
 
 @dataclass(frozen=True)

@@ -32,9 +32,9 @@ import docker
 import docker.errors
 import requests.exceptions
 
-from sandbox.declarations import DeclarationError, Declarations, python_allowed
+from sandbox.declarations import Declarations, python_allowed
 from sandbox.docker_backend import HOST_LABEL, PID_LABEL, SANDBOX_LABEL
-from sandbox.errors import SandboxError
+from sandbox.errors import EnvironmentBuildError, ResolutionFailed
 
 logger = logging.getLogger(__name__)
 
@@ -64,19 +64,6 @@ _PROBE = (
     "import importlib.util, platform; "
     "print(platform.python_version(), importlib.util.find_spec('pytest') is not None)"
 )
-
-
-class EnvironmentBuildError(SandboxError):
-    """An environment image cannot be built; the message says why and what to do next."""
-
-
-class ResolutionFailed(EnvironmentBuildError):
-    """pip could not resolve or download the wheels of a requirement."""
-
-    def __init__(self, message: str, requirement: str | None, output: str) -> None:
-        super().__init__(message)
-        self.requirement = requirement  # the requirement pip named, when it named one
-        self.output = output  # pip's standard output and error, in full
 
 
 @dataclass(frozen=True)
@@ -371,17 +358,3 @@ def _conflict_lines(output: str) -> str:
         if "The conflict is caused by" in line:
             return "; ".join(item.strip() for item in lines[index + 1 : index + 5] if item.strip())
     return "pip reported ResolutionImpossible"
-
-
-__all__ = [
-    "Base",
-    "DeclarationError",
-    "EnvImage",
-    "EnvironmentBuildError",
-    "ResolutionFailed",
-    "ensure_env_image",
-    "inputs_hash",
-    "list_env_images",
-    "probe_base",
-    "resolve_base",
-]

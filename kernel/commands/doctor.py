@@ -18,6 +18,7 @@ from kernel import lint
 from kernel.config import load_settings
 from kernel.console import Reporter
 from kernel.errors import KernelError
+from sandbox.environment import resolve_base
 from sandbox.local_backend import LocalBackend
 
 BUILD_SCRIPT = Path(sandbox.__file__).resolve().parent / "image" / "build-base.sh"
@@ -114,6 +115,7 @@ def _check_docker(image: str) -> list[Check]:
             )
         ]
     try:
+        image = resolve_base(client, image)
         found = client.images.get(image)
         size = found.attrs.get("Size", 0) / 1e6
         image_check = Check("image", Level.OK, f"{image} ({size:.0f} MB)")

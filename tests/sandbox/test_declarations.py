@@ -44,7 +44,8 @@ def test_pyproject_dependencies_and_extras(tmp_path):
         "pytest-timeout==2.3.1",
     ]
     assert declarations.requires_python == ">=3.10"
-    assert declarations.source_of("pytest_timeout") == "pyproject.toml optional-dependencies.test[0]"
+    source = declarations.source_of("pytest_timeout")
+    assert source == "pyproject.toml optional-dependencies.test[0]"
 
 
 def test_requirements_files_follow_includes(tmp_path):

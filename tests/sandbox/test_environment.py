@@ -13,12 +13,11 @@ from sandbox.declarations import read_declarations
 from sandbox.environment import (
     ENV_REPOSITORY,
     ROLE_LABEL,
-    EnvironmentBuildError,
-    ResolutionFailed,
     ensure_env_image,
     list_env_images,
     probe_base,
 )
+from sandbox.errors import EnvironmentBuildError, ResolutionFailed
 from tests.sandbox.wheels import make_wheel
 
 TEST_LABEL = "org.llmagentos.test"
@@ -128,11 +127,8 @@ def test_unresolvable_requirement_named(client, make_repo, docker_image, wheels,
 
 
 def test_excluded_python_rejected(client, make_repo, docker_image, wheels, token):
-    root = make_repo(
-        {
-            "pyproject.toml": '[project]\nname = "x"\nrequires-python = ">=3.99"\ndependencies = ["a"]\n'
-        }
-    )
+    pyproject = '[project]\nname = "x"\nrequires-python = ">=3.99"\ndependencies = ["a"]\n'
+    root = make_repo({"pyproject.toml": pyproject})
 
     with pytest.raises(EnvironmentBuildError) as raised:
         build(client, root, docker_image, token)
