@@ -8,9 +8,11 @@ Sources, all at the repository root:
   that pip-compile and rye write), following ``-r`` and ``-c`` includes that
   stay inside the repository.
 
-Editable installs, local paths and URLs are rejected: the environment image
-is built from wheels of a package index, and the repository itself reaches
-the sandbox as a snapshot.
+Editable installs, local paths and URLs are rejected, because the
+environment image is built from wheels of a package index. The one exception
+is the repository itself (``.``, ``-e .[test]``), which is skipped: its
+dependencies come from pyproject.toml and its code reaches the sandbox as a
+snapshot.
 """
 
 from __future__ import annotations
@@ -59,9 +61,9 @@ class Declarations:
 
     def source_of(self, name: str) -> str | None:
         """Return where the requirement on distribution ``name`` was declared, if it was."""
-        wanted = canonicalize_name(name)
+        expected = canonicalize_name(name)
         for declared in self.requirements:
-            if canonicalize_name(Requirement(declared.requirement).name) == wanted:
+            if canonicalize_name(Requirement(declared.requirement).name) == expected:
                 return declared.source
         return None
 
@@ -177,11 +179,16 @@ def _read_requirements_file(
                     root, target, requirements, constraints, seen, files, as_constraints=constraint
                 )
             continue
-        if line.startswith(("-e", "--editable")):
+        editable = re.match(r"^(-e|--editable)[\s=]+(\S+)$", line)
+        target = editable.group(2) if editable else line
+        if _names_root(root, path, target):
+            # The project itself: its dependencies come from pyproject.toml,
+            # and its code reaches the sandbox as a snapshot.
+            continue
+        if editable or line.startswith(("-e", "--editable")):
             raise DeclarationError(
-                f"{where}: editable install {line!r} cannot go into an environment image; "
-                "the repository reaches the sandbox as a snapshot, so remove the line "
-                "or move it to a requirements file the image does not read."
+                f"{where}: editable install {line!r} cannot go into an environment image, "
+                "which installs published wheels only; require a published version instead."
             )
         if line.startswith("-"):
             if line.startswith(_IGNORED_OPTIONS):
@@ -221,6 +228,14 @@ def _strip_options(line: str) -> str:
     return re.split(r"\s+--?[a-z]", line, maxsplit=1)[0].strip()
 
 
+def _names_root(root: Path, current: Path, target: str) -> bool:
+    """Return whether ``target``, such as "." or ".[test]", is the repository root."""
+    if not target.startswith((".", "/")):
+        return False
+    folder = re.sub(r"\[[^\]]*\]$", "", target)
+    return (current.parent / folder).resolve() == root
+
+
 def _include_path(root: Path, current: Path, name: str, where: str) -> Path:
     target = (current.parent / name).resolve()
     if not target.is_relative_to(root):
@@ -253,7 +268,7 @@ def _parse(text: str, where: str) -> Declared:
 
 def _unique(found: list[Declared]) -> list[Declared]:
     """Drop repeated requirement strings, keeping the first place each was declared."""
-    kept: dict[str, Declared] = {}
+    unique: dict[str, Declared] = {}
     for declared in found:
-        kept.setdefault(declared.requirement, declared)
-    return list(kept.values())
+        unique.setdefault(declared.requirement, declared)
+    return list(unique.values())

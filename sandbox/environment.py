@@ -50,7 +50,7 @@ BUILD_TIMEOUT = 600.0  # seconds for pip install inside the build container
 WHEELS = "/tmp/agentos-wheels"
 
 # Runs in the build container: install the wheels, then delete them, so the
-# committed layer holds the installed packages only.
+# committed layer contains the installed packages only.
 _INSTALL = f"""\
 import shutil, subprocess, sys
 command = [sys.executable, "-m", "pip", "install", "--no-index", "--find-links", "{WHEELS}",

@@ -17,7 +17,7 @@ class BackendUnavailable(SandboxError):
 
 
 class EnvironmentBuildError(BackendUnavailable):
-    """An environment image cannot be built; the message says why and what to do next."""
+    """An environment image cannot be built; the message gives the reason and the next step."""
 
 
 class DeclarationError(EnvironmentBuildError):

@@ -78,7 +78,7 @@ def test_include_outside_repository_rejected(tmp_path):
 @pytest.mark.parametrize(
     "line, message",
     [
-        ("-e .", "editable install"),
+        ("-e ./vendor/pkg", "editable install"),
         ("./vendor/pkg", "path or URL"),
         ("pkg @ file:///tmp/pkg", "URL or path"),
         ("--index-url http://127.0.0.1:1/simple", "unsupported option"),
@@ -104,3 +104,10 @@ def test_python_allowed_checks_specifier():
     assert python_allowed(">=3.10", "3.11.2")
     assert not python_allowed(">=3.12", "3.11.2")
     assert python_allowed(None, "3.11.2")
+
+
+def test_repository_itself_skipped(tmp_path):
+    write(tmp_path, {"pyproject.toml": PYPROJECT, "requirements-dev.txt": "-e .[test]\n.\nruff\n"})
+
+    assert requirements(tmp_path)[-1] == "ruff"
+    assert len(requirements(tmp_path)) == 5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,10 +13,12 @@ import pytest
 from sandbox.declarations import read_declarations
 from sandbox.environment import (
     ENV_REPOSITORY,
+    OFFLINE_BASE,
     ROLE_LABEL,
     ensure_env_image,
     list_env_images,
     probe_base,
+    resolve_base,
 )
 from sandbox.errors import EnvironmentBuildError, ResolutionFailed
 from tests.sandbox.wheels import make_wheel
@@ -146,3 +149,12 @@ def test_no_dependencies_uses_base(client, make_repo, docker_image, token):
     assert image.tag == docker_image
     assert not image.built
     assert image.inputs is None
+
+
+def test_auto_base_is_local_image(client):
+    chosen = resolve_base(client, "auto")
+
+    if chosen != OFFLINE_BASE:
+        assert re.fullmatch(r"python:\d+\.\d+-slim", chosen)
+    assert client.images.get(chosen)
+    assert resolve_base(client, "example/base:1") == "example/base:1"
