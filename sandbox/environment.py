@@ -132,8 +132,13 @@ def probe_base(client: docker.DockerClient, name: str) -> Base:
     except (docker.errors.DockerException, requests.exceptions.RequestException) as error:
         message = f"failed to start Python in base image {name}: {error}"
         raise EnvironmentBuildError(message) from error
-    version, has_pytest = output.decode().split()
-    return Base(name, image.id, version, has_pytest == "True")
+    fields = output.decode("utf-8", errors="replace").split()[-2:]
+    if len(fields) != 2:
+        raise EnvironmentBuildError(
+            f"base image {name} printed {output[-200:]!r} instead of its Python version; "
+            "use a base image whose python3 runs without extra output."
+        )
+    return Base(name, image.id, fields[0], fields[1] == "True")
 
 
 def inputs_hash(declarations: Declarations, base: Base, extra: tuple[str, ...] = ()) -> str:
@@ -182,7 +187,7 @@ def ensure_env_image(
 
     with tempfile.TemporaryDirectory(prefix="agentos-wheels-") as folder:
         wheels = Path(folder)
-        _write_lists(wheels, declarations, extra)
+        write_lists(wheels, declarations, extra)
         download_wheels(wheels, base.python, declarations)
         image_labels = {
             **(labels or {}),
@@ -246,6 +251,11 @@ def resolution_error(output: str, python: str, declarations: Declarations) -> Re
             "version that publishes a wheel for this Python, or check the index settings "
             "with 'pip config list'."
         )
+    elif "No module named pip" in output:
+        message = (
+            f"pip is not installed for {sys.executable}, which resolves the wheels; "
+            f"install it with '{sys.executable} -m ensurepip'."
+        )
     elif "ResolutionImpossible" in output or "conflicting dependencies" in output:
         conflict = _conflict_lines(output)
         message = (
@@ -278,7 +288,8 @@ def _local_official_images(client: docker.DockerClient) -> list[str]:
     return [tag for _, tag in sorted(found, reverse=True)]
 
 
-def _write_lists(folder: Path, declarations: Declarations, extra: tuple[str, ...]) -> None:
+def write_lists(folder: Path, declarations: Declarations, extra: tuple[str, ...]) -> None:
+    """Write requirements.txt and constraints.txt, which pip reads, into ``folder``."""
     lines = [declared.requirement for declared in declarations.requirements] + list(extra)
     (folder / "requirements.txt").write_text("\n".join(lines) + "\n")
     constraints = [declared.requirement for declared in declarations.constraints]
@@ -353,8 +364,14 @@ def _size(client: docker.DockerClient, name: str) -> int:
 
 
 def _conflict_lines(output: str) -> str:
+    """Return pip's list of the requirements in conflict, joined into one line."""
     lines = output.splitlines()
     for index, line in enumerate(lines):
         if "The conflict is caused by" in line:
-            return "; ".join(item.strip() for item in lines[index + 1 : index + 5] if item.strip())
+            causes = []
+            for cause in lines[index + 1 :]:
+                if not cause.strip() or cause.strip().startswith("To fix"):
+                    break
+                causes.append(cause.strip())
+            return "; ".join(causes)
     return "pip reported ResolutionImpossible"

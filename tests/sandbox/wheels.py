@@ -8,14 +8,20 @@ import zipfile
 from pathlib import Path
 
 
-def make_wheel(folder: Path, name: str, version: str, module_source: str) -> Path:
-    """Write ``name-version-py3-none-any.whl`` with one module ``name`` into ``folder``."""
+def make_wheel(
+    folder: Path, name: str, version: str, module_source: str, requires: tuple[str, ...] = ()
+) -> Path:
+    """Write ``name-version-py3-none-any.whl`` with one module ``name`` into ``folder``.
+
+    ``requires`` become its Requires-Dist lines.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     distribution = name.replace("-", "_")
     info = f"{distribution}-{version}.dist-info"
     files = {
         f"{distribution}.py": module_source,
-        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+        + "".join(f"Requires-Dist: {requirement}\n" for requirement in requires),
         f"{info}/WHEEL": (
             "Wheel-Version: 1.0\nGenerator: agentos-tests\nRoot-Is-Purelib: true\n"
             "Tag: py3-none-any\n"
