@@ -13,8 +13,14 @@ import requests.exceptions
 from sandbox.backend import SandboxBackend
 from sandbox.declarations import read_declarations
 from sandbox.docker_backend import DockerBackend, docker_available
-from sandbox.environment import OFFLINE_BASE, ensure_env_image, probe_base, resolve_base
-from sandbox.errors import BackendUnavailable
+from sandbox.environment import (
+    OFFLINE_BASE,
+    ROLE_LABEL,
+    ensure_env_image,
+    probe_base,
+    resolve_base,
+)
+from sandbox.errors import BackendUnavailable, EnvironmentBuildError
 from sandbox.local_backend import LocalBackend
 
 logger = logging.getLogger(__name__)
@@ -77,9 +83,18 @@ def _environment_image(base: str, root: Path) -> str:
     # NOTE: the declarations are read from the working tree, so uncommitted
     # edits to them count, although the tests run on a snapshot of HEAD.
     declarations = read_declarations(root)
-    client = docker.from_env(timeout=60)
+    client = docker.from_env(timeout=60)  # docker_available already reached the daemon
     try:
+        if not declarations.requirements and not declarations.requires_python:
+            # Nothing to install or check: the offline base has pytest, so the
+            # container that probes a base would only cost time.
+            if (client.images.get(base).labels or {}).get(ROLE_LABEL) == "base":
+                return base
         image = ensure_env_image(client, root, declarations, probe_base(client, base))
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as error:
+        raise EnvironmentBuildError(
+            f"Docker failed while preparing the environment image of {root}: {error}"
+        ) from error
     finally:
         client.close()
     if image.built:
