@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ import docker
 import pytest
 
 from sandbox.declarations import read_declarations
+from sandbox.docker_backend import PID_LABEL
 from sandbox.environment import (
     ENV_REPOSITORY,
     OFFLINE_BASE,
@@ -87,6 +89,8 @@ def test_image_has_declared_package(client, make_repo, docker_image, wheels, tok
     )
     assert output.decode().strip() == "42"
     assert client.images.get(image.tag).attrs["Config"]["User"] != "0"
+    leftovers = client.containers.list(all=True, filters={"label": f"{PID_LABEL}={os.getpid()}"})
+    assert leftovers == []
 
 
 def test_second_build_is_cache_hit(client, make_repo, docker_image, wheels, token):
