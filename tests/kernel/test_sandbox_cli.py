@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +15,7 @@ import docker.errors
 import pytest
 
 from kernel.cli import main
+from sandbox.docker_backend import HOST_LABEL, PID_LABEL, SANDBOX_LABEL
 from sandbox.environment import REPO_LABEL, ROLE_LABEL, list_env_images
 from tests.conftest import git
 from tests.sandbox.wheels import make_wheel
@@ -125,6 +129,31 @@ def test_prune_keeps_base_images(client, make_repo, docker_image, wheels, token,
     assert client.images.get(docker_image).labels[ROLE_LABEL] == "base"
 
 
+def test_prune_removes_leftover_containers(client, docker_image, token, capsys):
+    # A pid above the kernel's maximum belongs to no process.
+    dead_pid = str(int(Path("/proc/sys/kernel/pid_max").read_text()) + 1)
+    containers = {
+        "dead": make_container(client, docker_image, token, dead_pid),
+        "alive": make_container(client, docker_image, token, str(os.getpid())),
+    }
+    try:
+        code, result = sandbox_json(capsys, "prune", "--label", f"{TEST_LABEL}={token}")
+        remaining = [
+            container.id
+            for container in client.containers.list(
+                all=True, filters={"label": f"{TEST_LABEL}={token}"}
+            )
+        ]
+    finally:
+        for container in containers.values():
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(force=True)
+
+    assert code == 0
+    assert result["removed_containers"] == [containers["dead"].id[:12]]
+    assert remaining == [containers["alive"].id]
+
+
 def test_build_names_unresolvable_requirement(make_repo, docker_image, wheels, token, capsys):
     root = make_repo({"requirements.txt": f"agentos-missing-{token}==1.0\n"})
 
@@ -203,6 +232,13 @@ def make_labelled_base(client: docker.DockerClient, base: str, token: str) -> st
     finally:
         container.remove(force=True)
     return tag
+
+
+def make_container(client: docker.DockerClient, image: str, token: str, pid: str):
+    """Create a stopped sandbox container that names ``pid`` as the process that made it."""
+    labels = {SANDBOX_LABEL: "1", PID_LABEL: pid, HOST_LABEL: socket.gethostname()}
+    labels[TEST_LABEL] = token
+    return client.containers.create(image, ["true"], network_mode="none", labels=labels)
 
 
 def remove_repository_images(client: docker.DockerClient, root: Path) -> None:
