@@ -87,13 +87,20 @@ class EnvImage:
     size: int  # bytes
 
 
-def resolve_base(client: docker.DockerClient, setting: str, *, pull: bool = False) -> str:
+def resolve_base(
+    client: docker.DockerClient,
+    setting: str,
+    *,
+    pull: bool = False,
+    requires_python: str | None = None,
+) -> str:
     """Return the base image name for the ``image`` setting.
 
     "auto" picks the newest official ``python:X.Y-slim`` image already in the
-    local image store and otherwise the offline base; it never pulls. With
-    ``pull`` set, "auto" pulls ``python:X.Y-slim`` for the Python running this
-    process first, which needs a reachable registry.
+    local image store whose X.Y ``requires_python`` allows, and otherwise the
+    offline base; it never pulls. With ``pull`` set, "auto" pulls
+    ``python:X.Y-slim`` for the Python running this process first, which
+    needs a reachable registry.
     """
     if setting != "auto":
         return setting
@@ -108,7 +115,14 @@ def resolve_base(client: docker.DockerClient, setting: str, *, pull: bool = Fals
                 f"Docker daemon, or build without --pull to use {OFFLINE_BASE}."
             ) from error
         return name
-    official = _local_official_images(client)
+    # NOTE: X.Y is checked as X.Y.999, the newest patch release a slim image
+    # may carry, so a pin to an older patch release can pick an image whose
+    # Python it excludes; the build then names both versions.
+    official = [
+        tag
+        for tag in _local_official_images(client)
+        if python_allowed(requires_python, tag.split(":")[1].removesuffix("-slim") + ".999")
+    ]
     return official[0] if official else OFFLINE_BASE
 
 

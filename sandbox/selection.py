@@ -52,7 +52,7 @@ def open_backend(kind: str, image: str, root: Path | None = None) -> SandboxBack
     if kind == "local":
         return _local_backend()
 
-    base = _base_image(image)
+    base = _base_image(image, root)
     problem = docker_available(base)
     if problem is None:
         return DockerBackend(_environment_image(base, root) if root is not None else base)
@@ -62,16 +62,17 @@ def open_backend(kind: str, image: str, root: Path | None = None) -> SandboxBack
     return _local_backend()
 
 
-def _base_image(setting: str) -> str:
+def _base_image(setting: str, root: Path | None) -> str:
     """Return the image that the ``image`` setting names, never pulling one."""
     if setting != "auto":
         return setting
+    requires_python = read_declarations(root).requires_python if root is not None else None
     try:
         client = docker.from_env(timeout=5)
     except docker.errors.DockerException:
         return OFFLINE_BASE  # docker_available reports the missing daemon
     try:
-        return resolve_base(client, setting)
+        return resolve_base(client, setting, requires_python=requires_python)
     except (docker.errors.DockerException, requests.exceptions.RequestException):
         return OFFLINE_BASE
     finally:

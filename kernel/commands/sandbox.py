@@ -69,8 +69,13 @@ def run_build(arguments: argparse.Namespace, reporter: Reporter) -> int:
     labels = _parse_labels(arguments.label)
     with _docker_client() as client:
         try:
-            base_name = resolve_base(client, settings.image, pull=arguments.pull)
             declarations = read_declarations(arguments.path)
+            base_name = resolve_base(
+                client,
+                settings.image,
+                pull=arguments.pull,
+                requires_python=declarations.requires_python,
+            )
             base = probe_base(client, base_name)
             image = ensure_env_image(
                 client,

@@ -162,3 +162,4 @@ def test_auto_base_is_local_image(client):
         assert re.fullmatch(r"python:\d+\.\d+-slim", chosen)
     assert client.images.get(chosen)
     assert resolve_base(client, "example/base:1") == "example/base:1"
+    assert resolve_base(client, "auto", requires_python="<3") == OFFLINE_BASE
