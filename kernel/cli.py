@@ -15,7 +15,18 @@ import sys
 
 from rich.markup import escape
 
-from kernel.commands import demo, doctor, heal, history, report, revert, run, stats, watch
+from kernel.commands import (
+    demo,
+    doctor,
+    heal,
+    history,
+    report,
+    revert,
+    run,
+    sandbox,
+    stats,
+    watch,
+)
 from kernel.console import Reporter
 from kernel.errors import KernelError
 from kernel.interrupts import signals_interrupt
@@ -27,7 +38,18 @@ EXIT_OK, EXIT_FAULTS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 # Each module registers one command group; see kernel/commands/__init__.py.
-COMMAND_MODULES = (heal, doctor, demo, watch, run, history, revert, stats, report)
+from kernel.commands import (
+    demo,
+    doctor,
+    heal,
+    history,
+    report,
+    revert,
+    run,
+    sandbox,
+    stats,
+    watch,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

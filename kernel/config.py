@@ -28,7 +28,7 @@ else:  # the same parser, published separately before Python 3.11
 
 PROVIDERS = ("auto", "offline", "openai")
 SANDBOXES = ("auto", "docker", "local")
-DEFAULT_IMAGE = "agentos-sandbox:latest"
+DEFAULT_IMAGE = "auto"
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,9 @@ class Settings:
     provider: str = "auto"  # auto: offline, then the model when one is configured
     model: str | None = None  # model name sent to the OpenAI-compatible endpoint
     sandbox: str = "auto"  # auto: Docker when a daemon and the image are there, else local
-    image: str = DEFAULT_IMAGE  # sandbox image with Python and pytest
+    # Docker base image for the sandbox. auto: the newest python:X.Y-slim already in
+    # the local image store, else the offline-built agentos-sandbox:latest; never pulls.
+    image: str = DEFAULT_IMAGE
     max_attempts: int = 3  # candidates validated per provider and fault
     test_timeout: float = 300.0  # seconds for one sandbox run of the suite
     request_timeout: float = 60.0  # seconds for one model request

@@ -237,9 +237,10 @@ def missing_package(fault: Fault, root: Path) -> str | None:
     if top in known or difflib.get_close_matches(top, known, n=1, cutoff=0.8):
         return None
     return (
-        f"the sandbox has no module named '{top}', which the code imports. Install it in the "
-        "sandbox image and pass that image with --image, or run with --sandbox local; "
-        "no patch was attempted"
+        f"the sandbox has no module named '{top}', which the code imports. Declare its "
+        "distribution in pyproject.toml or requirements.txt, so that the environment image "
+        "installs it (agentos sandbox build), pass an image that has it with --image, or "
+        "run with --sandbox local; no patch was attempted"
     )
 
 

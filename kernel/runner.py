@@ -107,7 +107,7 @@ def run_heal(
         reporter.warn(note)
     providers = build_providers(settings)
     try:
-        backend = open_backend(settings.sandbox, settings.image)
+        backend = open_backend(settings.sandbox, settings.image, repository.root)
     except BackendUnavailable as error:
         raise KernelError(str(error)) from error
     if backend.name == "docker":

@@ -221,7 +221,9 @@ class Supervisor:
     def _open_backend(self) -> SandboxBackend:
         if self._backend is None:
             try:
-                self._backend = open_backend(self.settings.sandbox, self.settings.image)
+                self._backend = open_backend(
+                    self.settings.sandbox, self.settings.image, self.repository.root
+                )
             except BackendUnavailable as error:
                 raise KernelError(str(error)) from error
             if self._backend.name == "docker":

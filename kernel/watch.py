@@ -302,7 +302,7 @@ def run_watch(
     repository = Repository.open(path)
     providers = build_providers(settings)
     try:
-        backend = open_backend(settings.sandbox, settings.image)
+        backend = open_backend(settings.sandbox, settings.image, repository.root)
     except BackendUnavailable as error:
         repository.close()
         raise KernelError(str(error)) from error

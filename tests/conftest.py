@@ -13,6 +13,16 @@ import pytest
 SANDBOX_IMAGE = os.environ.get("AGENTOS_SANDBOX_IMAGE", "agentos-sandbox:latest")
 
 
+@pytest.fixture(autouse=True)
+def _no_package_index(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep pip, which environment image builds run on the host, off every package index.
+
+    A test that needs wheels gives pip a local folder with PIP_FIND_LINKS.
+    """
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+
+
 def _docker_problem() -> str | None:
     """Return why Docker tests cannot run here, or None when they can."""
     try:

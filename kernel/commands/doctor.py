@@ -18,6 +18,9 @@ from kernel import lint
 from kernel.config import load_settings
 from kernel.console import Reporter
 from kernel.errors import KernelError
+from sandbox.declarations import read_declarations
+from sandbox.environment import resolve_base
+from sandbox.errors import SandboxError
 from sandbox.local_backend import LocalBackend
 
 BUILD_SCRIPT = Path(sandbox.__file__).resolve().parent / "image" / "build-base.sh"
@@ -74,6 +77,7 @@ def diagnose(path: Path) -> list[Check]:
     return [
         _check_git(),
         *_check_docker(settings.image),
+        _check_declarations(path),
         _check_local_sandbox(),
         _check_ruff(),
         _check_pytest(),
@@ -114,6 +118,7 @@ def _check_docker(image: str) -> list[Check]:
             )
         ]
     try:
+        image = resolve_base(client, image)
         found = client.images.get(image)
         size = found.attrs.get("Size", 0) / 1e6
         image_check = Check("image", Level.OK, f"{image} ({size:.0f} MB)")
@@ -127,6 +132,23 @@ def _check_docker(image: str) -> list[Check]:
     finally:
         client.close()
     return [Check("docker", Level.OK, f"daemon {version} answers"), image_check]
+
+
+def _check_declarations(path: Path) -> Check:
+    try:
+        declarations = read_declarations(path)
+    except SandboxError as error:
+        return Check("deps", Level.FAIL, str(error), "Fix the declaration the message names.")
+    if not declarations.requirements:
+        return Check("deps", Level.OK, "no dependencies declared: tests run in the base image")
+    files = ", ".join(declarations.files)
+    return Check(
+        "deps",
+        Level.OK,
+        f"{len(declarations.requirements)} requirement(s) declared in {files}",
+        "Heals on Docker install them in an environment image; "
+        "'agentos sandbox build' prepares it ahead.",
+    )
 
 
 def _check_local_sandbox() -> Check:

@@ -24,7 +24,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     heal.add_argument("--model", help="model name for the OpenAI-compatible endpoint")
     heal.add_argument("--sandbox", choices=SANDBOXES, help="where candidates run (default: auto)")
     heal.add_argument(
-        "--image", help="Docker image for the sandbox (default: agentos-sandbox:latest)"
+        "--image",
+        help="Docker base image for the sandbox; auto: a local python:X.Y-slim, "
+        "else agentos-sandbox:latest (default: auto)",
     )
     heal.add_argument(
         "--max-attempts", type=int, help="candidates validated per provider and fault"
