@@ -34,6 +34,7 @@ class Attempt:
     accepted: bool
     reason: str
     diff: str = ""
+    unsafe_fixes: tuple[str, ...] = ()  # ruff rule codes whose unsafe fixes the candidate applies
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,12 @@ class FaultOutcome:
     usage: Usage = field(default_factory=Usage)  # model tokens spent on this fault
     seconds: float = 0.0  # wall-clock time spent on this fault, from propose to verify
     commit_output: str = ""  # git's and the hooks' output when the commit was rejected
+
+    @property
+    def unsafe_fixes(self) -> tuple[str, ...]:
+        """Return the ruff rule codes whose unsafe fixes the accepted candidate applies."""
+        accepted = [attempt for attempt in self.attempts if attempt.accepted]
+        return accepted[-1].unsafe_fixes if accepted else ()
 
 
 @dataclass(frozen=True)
@@ -129,6 +136,7 @@ def _outcome_to_dict(outcome: FaultOutcome) -> dict:
         "commit_output": outcome.commit_output,
         "usage": _usage_to_dict(outcome.usage),
         "seconds": round(outcome.seconds, 3),
+        "unsafe_fixes": list(outcome.unsafe_fixes),
         "attempts": [
             {
                 "provider": attempt.provider,
@@ -137,6 +145,7 @@ def _outcome_to_dict(outcome: FaultOutcome) -> dict:
                 "changed_lines": attempt.changed_lines,
                 "accepted": attempt.accepted,
                 "reason": attempt.reason,
+                "unsafe_fixes": list(attempt.unsafe_fixes),
             }
             for attempt in outcome.attempts
         ],

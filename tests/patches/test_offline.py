@@ -114,7 +114,7 @@ def test_lint_safe_fix_applied(make_repo: MakeRepo) -> None:
     assert "-import os" in proposal.candidates[0].diff
 
 
-def test_lint_unsafe_fix_not_applied(make_repo: MakeRepo) -> None:
+def test_lint_unsafe_fix_marked_unsafe(make_repo: MakeRepo) -> None:
     source = "def compute():\n    return 1\n\n\ndef run():\n    unused = compute()\n"
     root = make_repo({"tool.py": source})
     (diagnostic,) = ruff_diagnostics(root, "tool.py", "F841")
@@ -122,10 +122,64 @@ def test_lint_unsafe_fix_not_applied(make_repo: MakeRepo) -> None:
 
     proposal = OfflineProvider().propose(lint_request(diagnostic, "tool.py"), root, limit=3)
 
+    assert only_candidate_text(proposal, "tool.py").endswith("def run():\n    compute()\n")
+    assert proposal.candidates[0].unsafe_fixes == ("F841",)
+    assert "unsafe fix for F841" in proposal.candidates[0].summary
+
+
+def test_lint_safe_fix_not_marked_unsafe(make_repo: MakeRepo) -> None:
+    root = make_repo({"tool.py": "import os\n"})
+    (diagnostic,) = ruff_diagnostics(root, "tool.py", "F401")
+
+    proposal = OfflineProvider().propose(lint_request(diagnostic, "tool.py"), root, limit=3)
+
+    assert proposal.candidates[0].unsafe_fixes == ()
+
+
+def test_lint_unsafe_fix_comes_last(make_repo: MakeRepo) -> None:
+    # F821 carries no ruff fix, so a made-up unsafe one shows the order
+    # against the rename rule's candidate for the same fault.
+    source = "total = 3\nprint(totl)\n"
+    root = make_repo({"tool.py": source})
+    (diagnostic,) = ruff_diagnostics(root, "tool.py", "F821")
+    request = lint_request(
+        {
+            **diagnostic,
+            "fix": {
+                "message": "Drop the line",
+                "applicability": "unsafe",
+                "edits": [
+                    {
+                        "location": {"row": 2, "column": 1},
+                        "end_location": {"row": 3, "column": 1},
+                        "content": "",
+                    }
+                ],
+            },
+        },
+        "tool.py",
+    )
+
+    proposal = OfflineProvider().propose(request, root, limit=3)
+
+    summaries = [candidate.summary for candidate in proposal.candidates]
+    assert len(summaries) == 2, proposal.rejections
+    assert summaries[0].startswith("Rename `totl` to `total`")
+    assert proposal.candidates[0].unsafe_fixes == ()
+    assert proposal.candidates[1].unsafe_fixes == ("F821",)
+
+
+def test_lint_display_only_fix_not_applied(make_repo: MakeRepo) -> None:
+    source = "def compute():\n    return 1\n\n\ndef run():\n    unused = compute()\n"
+    root = make_repo({"tool.py": source})
+    (diagnostic,) = ruff_diagnostics(root, "tool.py", "F841")
+    diagnostic["fix"]["applicability"] = "display-only"
+
+    proposal = OfflineProvider().propose(lint_request(diagnostic, "tool.py"), root, limit=3)
+
     assert proposal.candidates == ()
     (reason,) = rejection_reasons(proposal)
-    assert "F841 at tool.py:6 as unsafe" in reason
-    assert "applies only safe fixes" in reason
+    assert "F841 at tool.py:6 as display-only" in reason
 
 
 def test_text_edits_count_characters() -> None:
