@@ -91,7 +91,10 @@ class OfflineProvider:
         unsafe, why_not = self._unsafe_lint_fix(request, root)
         reasons.extend(why_not)
         room = min(limit, self.max_candidates) - len(candidates) - len(unsafe)
-        found, why_not = propose_repairs(request, root, self.name, Budget(room, self.seconds))
+        budget = Budget(room, self.seconds)
+        found, why_not = propose_repairs(
+            request, root, self.name, budget, rule_fired=bool(candidates)
+        )
         candidates.extend(found + unsafe)
         reasons.extend(why_not)
         if not candidates and not reasons:

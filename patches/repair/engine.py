@@ -1,10 +1,11 @@
-"""The offline engine's second stage: exception-driven rules, then the mutation search."""
+"""The offline engine's second stage: exception-driven rules, then the name or mutation search."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
+from patches.repair.names import SEARCHED, search_names
 from patches.repair.rules import apply_rules
 from patches.repair.search import Budget, search
 from patches.repair.sources import Repository
@@ -12,34 +13,38 @@ from patches.types import Candidate, FaultKind, RepairRequest
 
 logger = logging.getLogger(__name__)
 
-# Exceptions that name what is missing: the rules fix them, and mutating
-# arbitrary lines near them only adds candidates that cannot help.
+# The mutation search cannot fix a line that raises because a name is
+# missing or the code does not parse, so these exceptions get the name
+# search (NameError, AttributeError, imports) or nothing after the rules.
 # NOTE: arguments swapped so that a value of the wrong type gets an
-# attribute also raise AttributeError, and the search does not try those.
-_NOT_SEARCHED = frozenset(
-    {
-        "NameError",
-        "AttributeError",
-        "ImportError",
-        "ModuleNotFoundError",
-        "SyntaxError",
-        "IndentationError",
-    }
-)
+# attribute also raise AttributeError, and the mutation search does not try those.
+_NOT_MUTATED = frozenset({*SEARCHED, "SyntaxError", "IndentationError"})
 
 
 def propose_repairs(
-    request: RepairRequest, root: Path, provider: str, budget: Budget
+    request: RepairRequest, root: Path, provider: str, budget: Budget, *, rule_fired: bool = False
 ) -> tuple[list[Candidate], list[str]]:
-    """Return the rules' candidates, then the search's, with the reasons each gave up."""
+    """Return the rules' candidates, then the search's, with the reasons each gave up.
+
+    ``rule_fired`` is True when the caller's own rules already proposed a
+    candidate. The name search is only for faults that no rule fits, so it
+    does not run then.
+    """
     outcome = apply_rules(request, root, provider)
     candidates = list(outcome.candidates)
     reasons = list(outcome.reasons)
     room = budget.max_candidates - len(candidates)
-    if request.kind is not FaultKind.TEST or request.exc_type in _NOT_SEARCHED or room <= 0:
+    if request.kind is not FaultKind.TEST or room <= 0:
+        return candidates, reasons
+    repository = Repository(root)
+    if request.exc_type in SEARCHED:
+        if rule_fired or candidates:
+            return candidates, reasons
+        found, why_not = search_names(request, repository, provider, room)
+        return candidates + found, reasons + why_not
+    if request.exc_type in _NOT_MUTATED:
         return candidates, reasons
 
-    repository = Repository(root)
     result = search(
         request, repository.read, Budget(room, budget.seconds, budget.max_lines), provider
     )

@@ -246,7 +246,10 @@ def test_stdlib_name_not_used_as_module(make_repo: MakeRepo) -> None:
 
     proposal = OfflineProvider().propose(request, root, limit=3)
 
-    assert proposal.candidates == ()
+    # Only the name search proposes something: the other value in scope.
+    assert [c.summary for c in proposal.candidates] == [
+        "Use `offset` instead of `code` at calc.py:2 (another name in scope)"
+    ]
     assert rejection_reasons(proposal) == [
         "no offline rule matches NameError on 'code': no defined name is close to it"
     ]
@@ -319,7 +322,11 @@ def test_two_equally_close_names_untouched(make_repo: MakeRepo) -> None:
 
     proposal = OfflineProvider().propose(request, root, limit=3)
 
-    assert proposal.candidates == ()
+    # The rule does not guess; the name search offers both for validation to decide.
+    assert [c.summary for c in proposal.candidates] == [
+        "Use `data1` instead of `data` at pick.py:2 (another name in scope)",
+        "Use `data2` instead of `data` at pick.py:2 (another name in scope)",
+    ]
     assert rejection_reasons(proposal) == [
         "no offline rule matches NameError on 'data': 'data1', 'data2' are equally close"
     ]
@@ -334,7 +341,8 @@ def test_unknown_name_rejected(make_repo: MakeRepo) -> None:
 
     assert proposal.candidates == ()
     assert rejection_reasons(proposal) == [
-        "no offline rule matches NameError on 'frobnicate_widgets': no defined name is close to it"
+        "no offline rule matches NameError on 'frobnicate_widgets': no defined name is close to it",
+        "the name search found no other name of the same kind for NameError",
     ]
 
 
@@ -355,7 +363,8 @@ def test_name_error_in_test_code_untouched(make_repo: MakeRepo) -> None:
 
     assert proposal.candidates == ()
     assert rejection_reasons(proposal) == [
-        "no offline rule matches NameError on 'totl': it is not at any reported line"
+        "no offline rule matches NameError on 'totl': it is not at any reported line",
+        "the name search has no line to change for NameError",
     ]
 
 
@@ -492,7 +501,11 @@ def test_attribute_without_close_name_untouched(make_repo: MakeRepo) -> None:
 
     proposal = OfflineProvider().propose(request, root, limit=3)
 
-    assert proposal.candidates == ()
+    # The values of Cart, not its methods add, from_list and total.
+    assert [c.summary for c in proposal.candidates] == [
+        "Use `items` instead of `wheels` at shop/cart.py:18 (another attribute of Cart)",
+        "Use `discount` instead of `wheels` at shop/cart.py:18 (another attribute of Cart)",
+    ]
     assert rejection_reasons(proposal) == [
         "no offline rule matches AttributeError on 'wheels': no defined name is close to it"
     ]
@@ -509,7 +522,8 @@ def test_attribute_of_unknown_class_untouched(make_repo: MakeRepo) -> None:
 
     assert proposal.candidates == ()
     assert rejection_reasons(proposal) == [
-        "no offline rule matches AttributeError on 'fetchh': Session is not found"
+        "no offline rule matches AttributeError on 'fetchh': Session is not found",
+        "the name search found no other name of the same kind for AttributeError",
     ]
 
 
