@@ -97,6 +97,8 @@ def test_unsafe_fix_healed_and_reported(make_repo, capsys):
     assert "Agentos-Unsafe-Fix: E711" in unsafe_message
     assert "ruff marks its fix for E711 as unsafe" in unsafe_message
     assert "(unsafe ruff fix: E711)" in err
+    assert main(["show", unsafe["commit"], "--repo", str(root)]) == 0
+    assert "(unsafe ruff fix: E711)" in capsys.readouterr().out
 
     assert safe["status"] == "healed"
     assert safe["unsafe_fixes"] == []
