@@ -13,12 +13,14 @@ from patches.types import Candidate, FaultKind, RepairRequest
 
 logger = logging.getLogger(__name__)
 
-# The mutation search cannot fix a line that raises because a name is
-# missing or the code does not parse, so these exceptions get the name
-# search (NameError, AttributeError, imports) or nothing after the rules.
-# NOTE: arguments swapped so that a value of the wrong type gets an
-# attribute also raise AttributeError, and the mutation search does not try those.
-_NOT_MUTATED = frozenset({*SEARCHED, "SyntaxError", "IndentationError"})
+# Mutating lines cannot define a missing name or module, nor make code
+# parse, so these exceptions get the name search or nothing after the rules.
+# AttributeError is not among them: arguments passed in the wrong order give
+# a value the wrong type, which lacks the attribute, so the mutation search
+# runs after the name search for it.
+_NOT_MUTATED = frozenset(
+    {"NameError", "ImportError", "ModuleNotFoundError", "SyntaxError", "IndentationError"}
+)
 
 
 def propose_repairs(
@@ -27,8 +29,8 @@ def propose_repairs(
     """Return the rules' candidates, then the search's, with the reasons each gave up.
 
     ``rule_fired`` is True when the caller's own rules already proposed a
-    candidate. The name search is only for faults that no rule fits, so it
-    does not run then.
+    candidate. For a missing name, attribute or import the searches are
+    only for faults that no rule fits, so they do not run then.
     """
     outcome = apply_rules(request, root, provider)
     candidates = list(outcome.candidates)
@@ -41,8 +43,10 @@ def propose_repairs(
         if rule_fired or candidates:
             return candidates, reasons
         found, why_not = search_names(request, repository, provider, room)
-        return candidates + found, reasons + why_not
-    if request.exc_type in _NOT_MUTATED:
+        candidates += found
+        reasons += why_not
+        room -= len(found)
+    if request.exc_type in _NOT_MUTATED or room <= 0:
         return candidates, reasons
 
     result = search(

@@ -18,8 +18,8 @@ similar first, and validation decides:
                      ``No module named``: the sibling modules
 
 Every replacement is a name the code already has, so no value from a test
-can enter a patch. The function that contains the failing line is never
-offered for a call inside it, because that call would recurse.
+can enter a patch. The function or method that contains the failing line
+is never offered for a call inside it, because that call would recurse.
 
 NOTE: the kernel validates a candidate against the fault's one test. When
 several tests fail on the same missing name, a replacement that makes only
@@ -118,6 +118,10 @@ def _attribute_error(
             return []
         called = _is_called(site.source, site.line, columns)
         choices = kinds.callables if called else kinds.values
+        tree = _parse(site.source)
+        enclosing = _enclosing_functions(tree, site.line) if tree is not None else []
+        if called and enclosing:
+            choices = choices - {enclosing[-1].name}  # ``self.method()`` inside it recurses
         return _renames(site, columns, wrong, choices, provider, f"attribute of {owner}")
     return None
 

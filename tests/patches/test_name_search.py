@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from patches.offline import OfflineProvider
-from patches.types import Proposal
+from patches.types import Proposal, TraceFrame
 from tests.patches.test_offline import rejection_reasons, test_fault
 
 MakeRepo = Callable[[dict[str, str]], Path]
@@ -129,3 +129,47 @@ def test_name_search_respects_limit(make_repo: MakeRepo) -> None:
     proposal = OfflineProvider().propose(request, root, limit=2)
 
     assert len(proposal.candidates) == 2
+
+
+def test_swapped_arguments_searched_after_names(make_repo: MakeRepo) -> None:
+    # An int has no rjust because label() passes its arguments the wrong way round.
+    source = (
+        "def pad(text, width):\n    return text.rjust(width)\n\n\n"
+        "def label(name, width):\n    return pad(width, name)\n"
+    )
+    root = make_repo({"app/prog.py": source})
+    caller = TraceFrame("app/prog.py", 6, "label", "return pad(width, name)")
+    request = test_fault(
+        "app/prog.py",
+        2,
+        "AttributeError",
+        "'int' object has no attribute 'rjust'",
+        extra_frames=(caller,),
+    )
+
+    proposal = OfflineProvider().propose(request, root, limit=40)
+
+    texts = [candidate.edits[0].after for candidate in proposal.candidates]
+    assert source.replace("pad(width, name)", "pad(name, width)") in texts
+
+
+def test_method_call_offers_other_methods(make_repo: MakeRepo) -> None:
+    source = (
+        "class Stack:\n    def __init__(self):\n        self.items = []\n\n"
+        "    def peek(self):\n        return self.items[-1]\n\n"
+        "    def top_two(self):\n        return [self.peak(), self.items[-2]]\n"
+    )
+    root = make_repo({"app/stack.py": source})
+    request = test_fault(
+        "app/stack.py", 9, "AttributeError", "'Stack' object has no attribute 'peak'"
+    )
+
+    proposal = OfflineProvider().propose(request, root, limit=3)
+
+    # top_two() calling itself would recurse, and items is not a method.
+    assert summaries(proposal)[0] == (
+        "Use `peek` instead of `peak` at app/stack.py:9 (another attribute of Stack)"
+    )
+    assert not any(
+        "`top_two`" in summary or "`items`" in summary for summary in summaries(proposal)
+    )

@@ -507,7 +507,8 @@ def test_attribute_without_close_name_untouched(make_repo: MakeRepo) -> None:
         "Use `discount` instead of `wheels` at shop/cart.py:18 (another attribute of Cart)",
     ]
     assert rejection_reasons(proposal) == [
-        "no offline rule matches AttributeError on 'wheels': no defined name is close to it"
+        "no offline rule matches AttributeError on 'wheels': no defined name is close to it",
+        "the mutation search found no candidate at 1 suspicious line(s)",
     ]
 
 
@@ -524,6 +525,7 @@ def test_attribute_of_unknown_class_untouched(make_repo: MakeRepo) -> None:
     assert rejection_reasons(proposal) == [
         "no offline rule matches AttributeError on 'fetchh': Session is not found",
         "the name search found no other name of the same kind for AttributeError",
+        "the mutation search found no candidate at 1 suspicious line(s)",
     ]
 
 
