@@ -47,7 +47,7 @@ def commit_message(
         codes = ", ".join(candidate.unsafe_fixes)
         body += (
             f"\nUnsafe fix: ruff marks its fix for {codes} as unsafe because it can\n"
-            "change behaviour; it was accepted only because the checks above passed."
+            "change behaviour, so it was committed only after validation passed."
         )
     trailers = {
         TRAILER_FAULT: fault.id,
