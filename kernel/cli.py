@@ -38,18 +38,7 @@ EXIT_OK, EXIT_FAULTS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 # Each module registers one command group; see kernel/commands/__init__.py.
-from kernel.commands import (
-    demo,
-    doctor,
-    heal,
-    history,
-    report,
-    revert,
-    run,
-    sandbox,
-    stats,
-    watch,
-)
+COMMAND_MODULES = (heal, doctor, demo, watch, run, history, revert, stats, report, sandbox)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -55,7 +55,10 @@ class Reporter:
         if self.quiet:
             return
         mark = "[green]accepted[/]" if accepted else "[red]rejected[/]"
-        self.console.print(f"         {mark} {escape(candidate.summary)}: {escape(reason)}")
+        self.console.print(
+            f"         {mark} {escape(candidate.summary)}{_unsafe_note(candidate.unsafe_fixes)}: "
+            f"{escape(reason)}"
+        )
 
     def outcome(self, outcome) -> None:
         if outcome.commit_output:
@@ -68,6 +71,7 @@ class Reporter:
         commit = f" as {outcome.commit[:12]}" if outcome.commit else ""
         self.console.print(
             f"[bold {style}]{outcome.status.value:>8}[/] {escape(outcome.fault.summary)}{commit}"
+            f"{_unsafe_note(outcome.unsafe_fixes)}"
         )
 
     def summary(self, report: HealReport) -> None:
@@ -103,3 +107,10 @@ class Reporter:
                 f"[yellow]flaky[/] quarantined (not patched, not counted as regressions): "
                 f"{listed}{more}"
             )
+
+
+def _unsafe_note(codes: tuple[str, ...]) -> str:
+    """Mark a patch that applies ruff fixes marked unsafe, which can change behaviour."""
+    if not codes:
+        return ""
+    return f" [yellow](unsafe ruff fix: {escape(', '.join(codes))})[/]"

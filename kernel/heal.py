@@ -579,4 +579,5 @@ def _attempt(candidate: Candidate, accepted: bool, reason: str) -> Attempt:
         accepted,
         reason,
         candidate.diff,
+        candidate.unsafe_fixes,
     )

@@ -19,6 +19,7 @@ TRAILER_HEAL = "Agentos-Heal"
 TRAILER_REVERTS = "Agentos-Reverts"
 TRAILER_TOKENS = "Agentos-Tokens"  # model tokens spent on the fault, when a model was asked
 TRAILER_COST = "Agentos-Cost"  # their price in US dollars, when prices are configured
+TRAILER_UNSAFE_FIX = "Agentos-Unsafe-Fix"  # ruff rule codes whose unsafe fixes the commit applies
 
 
 def commit_message(
@@ -42,6 +43,12 @@ def commit_message(
         f"Change: {_one_line(candidate.summary)}\n"
         f"Validated in the {sandbox} sandbox before committing."
     )
+    if candidate.unsafe_fixes:
+        codes = ", ".join(candidate.unsafe_fixes)
+        body += (
+            f"\nUnsafe fix: ruff marks its fix for {codes} as unsafe because it can\n"
+            "change behaviour, so it was committed only after validation passed."
+        )
     trailers = {
         TRAILER_FAULT: fault.id,
         TRAILER_PROVIDER: candidate.provider,
@@ -56,6 +63,8 @@ def commit_message(
         )
     if cost is not None and cost > 0:
         trailers[TRAILER_COST] = f"{cost:.6f} USD"
+    if candidate.unsafe_fixes:
+        trailers[TRAILER_UNSAFE_FIX] = ", ".join(candidate.unsafe_fixes)
     return _compose(f"fix: {_lower_first(candidate.summary)}", body, trailers)
 
 

@@ -34,6 +34,7 @@ class Attempt:
     accepted: bool
     reason: str
     diff: str = ""
+    unsafe_fixes: tuple[str, ...] = ()  # ruff rule codes whose unsafe fixes the candidate applies
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,12 @@ class FaultOutcome:
     seconds: float = 0.0  # wall-clock time spent on this fault, from propose to verify
     commit_output: str = ""  # git's and the hooks' output when the commit was rejected
     patch: str | None = None  # file with the diff of a blocked fix, to apply by hand
+
+    @property
+    def unsafe_fixes(self) -> tuple[str, ...]:
+        """Return the ruff rule codes whose unsafe fixes the accepted candidate applies."""
+        accepted = [attempt for attempt in self.attempts if attempt.accepted]
+        return accepted[-1].unsafe_fixes if accepted else ()
 
 
 @dataclass(frozen=True)
@@ -131,6 +138,7 @@ def _outcome_to_dict(outcome: FaultOutcome) -> dict:
         "patch": outcome.patch,
         "usage": _usage_to_dict(outcome.usage),
         "seconds": round(outcome.seconds, 3),
+        "unsafe_fixes": list(outcome.unsafe_fixes),
         "attempts": [
             {
                 "provider": attempt.provider,
@@ -139,6 +147,7 @@ def _outcome_to_dict(outcome: FaultOutcome) -> dict:
                 "changed_lines": attempt.changed_lines,
                 "accepted": attempt.accepted,
                 "reason": attempt.reason,
+                "unsafe_fixes": list(attempt.unsafe_fixes),
             }
             for attempt in outcome.attempts
         ],

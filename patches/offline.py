@@ -1,6 +1,8 @@
 """The offline provider: deterministic fixes for common faults, without a model or a network.
 
 - a lint fault with a safe ruff fix: apply exactly the fix's edits;
+- a lint fault with a fix that ruff marks unsafe: the same, but as the last
+  candidate, marked in ``Candidate.unsafe_fixes`` so the kernel reports it;
 - NameError, or ruff's F821, on a top-level standard-library module used as
   ``name.attr``: add ``import name`` beside the file's other imports;
 - NameError or F821 with exactly one close defined or builtin name: rename
@@ -26,6 +28,7 @@ import logging
 import re
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import libcst as cst
@@ -38,7 +41,15 @@ from patches.guards import is_test_path
 from patches.name_sites import find_name_sites
 from patches.repair.engine import propose_repairs
 from patches.repair.search import Budget
-from patches.types import Candidate, FaultKind, Proposal, Rejection, RepairRequest, TextEdit
+from patches.types import (
+    Candidate,
+    FaultKind,
+    LintFix,
+    Proposal,
+    Rejection,
+    RepairRequest,
+    TextEdit,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -75,14 +86,24 @@ class OfflineProvider:
             found, why_not = rule(request, root)
             candidates.extend(found)
             reasons.extend(why_not)
-        budget = Budget(min(limit, self.max_candidates) - len(candidates), self.seconds)
-        found, why_not = propose_repairs(request, root, self.name, budget)
-        candidates.extend(found)
+        # An unsafe ruff fix can change behaviour, so it goes after every other
+        # candidate. The kernel accepts the first that passes in this order.
+        unsafe, why_not = self._unsafe_lint_fix(request, root)
+        reasons.extend(why_not)
+        room = min(limit, self.max_candidates) - len(candidates) - len(unsafe)
+        budget = Budget(room, self.seconds)
+        found, why_not = propose_repairs(
+            request, root, self.name, budget, rule_fired=bool(candidates)
+        )
+        candidates.extend(found + unsafe)
         reasons.extend(why_not)
         if not candidates and not reasons:
             reasons.append(f"no offline rule matches {_describe(request)}")
 
-        by_diff = {candidate.diff: candidate for candidate in candidates}
+        # The first candidate with a diff wins, so a duplicate cannot reorder it.
+        by_diff: dict[str, Candidate] = {}
+        for candidate in candidates:
+            by_diff.setdefault(candidate.diff, candidate)
         unique = list(by_diff.values())[: max(limit, 0)]
         logger.info("offline provider: %d candidate(s) for fault %s", len(unique), request.fault_id)
         return Proposal(
@@ -95,22 +116,41 @@ class OfflineProvider:
         fix = request.lint_fix
         if request.kind is not FaultKind.LINT or fix is None or request.location is None:
             return [], []
-        path = request.location.path
-        code = request.lint_code or "lint"
-        if fix.applicability != "safe":
-            return [], [
-                f"ruff marks its fix for {code} at {path}:{request.location.line} as "
-                f"{fix.applicability}, but the offline provider applies only safe fixes"
-            ]
+        if fix.applicability == "safe":
+            return self._ruff_candidate(request.location.path, request.lint_code, fix, root)
+        if fix.applicability == "unsafe":
+            return [], []  # offered last, by _unsafe_lint_fix
+        return [], [
+            f"ruff marks its fix for {request.lint_code or 'lint'} at "
+            f"{request.location.path}:{request.location.line} as {fix.applicability}, "
+            "and the offline provider applies only safe fixes and, last, unsafe ones"
+        ]
+
+    def _unsafe_lint_fix(self, request: RepairRequest, root: Path) -> _Outcome:
+        fix = request.lint_fix
+        if request.kind is not FaultKind.LINT or fix is None or request.location is None:
+            return [], []
+        if fix.applicability != "unsafe":
+            return [], []
+        return self._ruff_candidate(request.location.path, request.lint_code, fix, root)
+
+    def _ruff_candidate(self, path: str, code: str | None, fix: LintFix, root: Path) -> _Outcome:
+        """Apply exactly the edits of ruff's fix; an unsafe one is marked on the candidate."""
+        code = code or "lint"
+        unsafe = fix.applicability == "unsafe"
         source = _read(root, path)
         if source is None:
             return [], [f"{path} cannot be read, so ruff's fix for {code} cannot be applied"]
         try:
             fixed = apply_text_edits(source, fix.edits)
-            summary = f"Apply ruff's safe fix for {code} in {path}: {fix.message}"
-            return [make_candidate(self.name, None, summary, {path: (source, fixed)})], []
+            kind = "unsafe" if unsafe else "safe"
+            summary = f"Apply ruff's {kind} fix for {code} in {path}: {fix.message}"
+            candidate = make_candidate(self.name, None, summary, {path: (source, fixed)})
         except EditError as error:
             return [], [f"ruff's fix for {code} in {path} cannot be applied: {error}"]
+        if unsafe:
+            candidate = replace(candidate, unsafe_fixes=(code,))
+        return [candidate], []
 
     def _undefined_name(self, request: RepairRequest, root: Path) -> _Outcome:
         name = _undefined_name_in(request)

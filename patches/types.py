@@ -154,6 +154,9 @@ class Candidate:
     edits: tuple[FileEdit, ...]
     diff: str
     reply: str = field(default="", compare=False, repr=False)  # the model's text, for feedback
+    # Ruff rule codes whose fixes ruff marks unsafe (they can change behaviour)
+    # and that this patch applies; empty for every other patch.
+    unsafe_fixes: tuple[str, ...] = ()
 
     @property
     def paths(self) -> tuple[str, ...]:

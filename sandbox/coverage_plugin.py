@@ -7,7 +7,11 @@ for coverage, because tracing slows the suite down.
 
 It writes one JSON object per test to the file named by ``AGENTOS_COVERAGE``:
 
-    {"event": "coverage", "nodeid": "tests/test_a.py::test_one", "lines": {"pkg/a.py": [3, 4]}}
+    {"event": "coverage", "nodeid": "tests/test_a.py::test_one", "lines": {"pkg/a.py": [3, 4]},
+     "tracer": "monitoring"}
+
+The tracer is ``sys.monitoring`` on Python 3.12+ when a tool id is free, and
+``sys.settrace`` otherwise or when ``AGENTOS_COVERAGE_TRACER`` is ``settrace``.
 
 When ``AGENTOS_COVERAGE`` is ``events``, the same objects go into the event
 stream of :mod:`sandbox.pytest_plugin` instead. A backend whose workspace is
@@ -41,6 +45,7 @@ import pluggy
 COVERAGE_VARIABLE = "AGENTOS_COVERAGE"
 LIMIT_VARIABLE = "AGENTOS_COVERAGE_LIMIT"
 EVENTS_TARGET = "events"  # the value of COVERAGE_VARIABLE that means the event stream
+TRACER_VARIABLE = "AGENTOS_COVERAGE_TRACER"  # "settrace" forces sys.settrace
 MODULE_NAME = "agentos_coverage_plugin"
 EVENT_PLUGIN_NAME = "agentos-recorder"  # as sandbox/pytest_plugin.py registers its recorder
 COVERAGE_KIND = "coverage"
@@ -52,43 +57,14 @@ _Tracer = Callable[[FrameType, str, Any], Any]
 Writer = Callable[[str, dict[str, Any]], None]  # (record kind, fields)
 
 
-class LineRecorder:
-    """Collects (path, line) pairs executed in the workspace while it is started.
-
-    It uses ``sys.settrace``, which every supported Python version has.
-    NOTE: sys.monitoring (Python 3.12+) would cost less per line; it is not used yet.
-    """
+class _Workspace:
+    """Maps a code object's file name to its workspace path, or None outside the workspace."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.lines: dict[str, set[int]] = {}
         self._paths: dict[str, str | None] = {}
 
-    def start(self) -> None:
-        self.lines = {}
-        threading.settrace(self._trace_call)
-        sys.settrace(self._trace_call)
-
-    def stop(self) -> dict[str, set[int]]:
-        sys.settrace(None)
-        threading.settrace(None)  # type: ignore[arg-type]
-        return self.lines
-
-    def _trace_call(self, frame: FrameType, event: str, arg: Any) -> _Tracer | None:
-        path = self._relative(frame.f_code.co_filename)
-        if path is None:
-            return None  # no line events for frames outside the workspace
-        # The call event itself is not recorded: it reports the def line.
-        executed = self.lines.setdefault(path, set())
-
-        def trace_line(frame: FrameType, event: str, arg: Any) -> _Tracer:
-            if event == "line":
-                executed.add(frame.f_lineno)
-            return trace_line
-
-        return trace_line
-
-    def _relative(self, filename: str) -> str | None:
+    def relative(self, filename: str) -> str | None:
         if filename in self._paths:
             return self._paths[filename]
         path: str | None = None
@@ -103,6 +79,99 @@ class LineRecorder:
                 path = relative.as_posix()
         self._paths[filename] = path
         return path
+
+
+class LineRecorder:
+    """Collects (path, line) pairs executed in the workspace while it is started.
+
+    It uses ``sys.settrace``, which every supported Python version has.
+    """
+
+    name = "settrace"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.lines: dict[str, set[int]] = {}
+        self._workspace = _Workspace(root)
+
+    def start(self) -> None:
+        self.lines = {}
+        threading.settrace(self._trace_call)
+        sys.settrace(self._trace_call)
+
+    def stop(self) -> dict[str, set[int]]:
+        sys.settrace(None)
+        threading.settrace(None)  # type: ignore[arg-type]
+        return self.lines
+
+    def close(self) -> None:
+        """Release nothing: settrace holds no process-wide resource between tests."""
+
+    def _trace_call(self, frame: FrameType, event: str, arg: Any) -> _Tracer | None:
+        path = self._workspace.relative(frame.f_code.co_filename)
+        if path is None:
+            return None  # no line events for frames outside the workspace
+        # The call event itself is not recorded: it reports the def line.
+        executed = self.lines.setdefault(path, set())
+
+        def trace_line(frame: FrameType, event: str, arg: Any) -> _Tracer:
+            if event == "line":
+                executed.add(frame.f_lineno)
+            return trace_line
+
+        return trace_line
+
+
+class MonitoringRecorder:
+    """Collects the same pairs as :class:`LineRecorder` through ``sys.monitoring`` (3.12+).
+
+    Each line location reports once per test: the callback returns DISABLE,
+    and ``start`` re-enables every location with ``restart_events``.
+    """
+
+    name = "monitoring"
+
+    def __init__(self, root: Path, tool_id: int) -> None:
+        self.root = root
+        self.lines: dict[str, set[int]] = {}
+        self._workspace = _Workspace(root)
+        self._tool = tool_id
+        self._monitoring: Any = sys.monitoring  # type: ignore[attr-defined]
+        self._monitoring.register_callback(tool_id, self._monitoring.events.LINE, self._record_line)
+
+    def start(self) -> None:
+        self.lines = {}
+        self._monitoring.set_events(self._tool, self._monitoring.events.LINE)
+        self._monitoring.restart_events()
+
+    def stop(self) -> dict[str, set[int]]:
+        self._monitoring.set_events(self._tool, self._monitoring.events.NO_EVENTS)
+        return self.lines
+
+    def close(self) -> None:
+        self._monitoring.register_callback(self._tool, self._monitoring.events.LINE, None)
+        self._monitoring.free_tool_id(self._tool)
+
+    def _record_line(self, code: Any, line: int) -> object:
+        path = self._workspace.relative(code.co_filename)
+        if path is not None:
+            self.lines.setdefault(path, set()).add(line)
+        return self._monitoring.DISABLE
+
+
+def make_recorder(root: Path) -> LineRecorder | MonitoringRecorder:
+    """Return a sys.monitoring recorder where the interpreter has one free, else a settrace one."""
+    monitoring = getattr(sys, "monitoring", None)
+    if monitoring is None or os.environ.get(TRACER_VARIABLE) == "settrace":
+        return LineRecorder(root)
+    # The coverage id first, then the ids that CPython leaves unnamed.
+    for tool_id in (monitoring.COVERAGE_ID, 3, 4):
+        try:
+            monitoring.use_tool_id(tool_id, "agentos-coverage")
+        except ValueError:
+            continue  # another tool, such as coverage.py, uses this id
+        return MonitoringRecorder(root, tool_id)
+    return LineRecorder(root)
 
 
 class CoveragePlugin:
@@ -122,7 +191,7 @@ class CoveragePlugin:
     ) -> None:
         self.write = write
         self.output = output  # the file that ``write`` appends to, closed at unconfigure
-        self.recorder = LineRecorder(root)
+        self.recorder = make_recorder(root)
         self.limit = limit
         self.written = 0  # bytes of JSON records so far
         self.truncated = False
@@ -140,7 +209,7 @@ class CoveragePlugin:
             self._record(item.nodeid, {p: sorted(n) for p, n in lines.items()})
 
     def _record(self, nodeid: str, lines: dict[str, list[int]]) -> None:
-        fields = {"nodeid": nodeid, "lines": lines}
+        fields = {"nodeid": nodeid, "lines": lines, "tracer": self.recorder.name}
         # The length of the line as written; json.dumps escapes to ASCII, so
         # characters are bytes.
         size = len(json.dumps({"event": COVERAGE_KIND, **fields})) + 1
@@ -172,7 +241,10 @@ def pytest_configure(config: Any) -> None:
 @hookimpl
 def pytest_unconfigure(config: Any) -> None:
     plugin = config.pluginmanager.get_plugin("agentos-coverage")
-    if plugin is not None and plugin.output is not None:
+    if plugin is None:
+        return
+    plugin.recorder.close()
+    if plugin.output is not None:
         plugin.output.close()
 
 

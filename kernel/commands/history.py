@@ -198,6 +198,8 @@ def _show_record(console: Console, entry: dict, with_diff: bool = True) -> None:
         model = f"/{attempt['model']}" if attempt.get("model") else ""
         proposer = attempt.get("provider", "?") + model
         change = attempt.get("summary") or "(no candidate)"
+        if attempt.get("unsafe_fixes"):
+            change += f" (unsafe ruff fix: {', '.join(attempt['unsafe_fixes'])})"
         console.print(
             f"  {number}. {verdict} {escape(proposer)}: {escape(change)}: "
             f"{escape(attempt.get('reason', ''))}"

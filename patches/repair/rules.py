@@ -66,7 +66,7 @@ class RuleOutcome:
 def apply_rules(request: RepairRequest, root: Path, provider: str) -> RuleOutcome:
     """Run every rule that matches the request's exception; return candidates and reasons."""
     repository = Repository(root)
-    sites = list(_sites(request, repository))
+    sites = list(fault_sites(request, repository))
     candidates: list[Candidate] = []
     reasons: list[str] = []
     exc_type = request.exc_type or ""
@@ -123,7 +123,7 @@ def misspelled_import(
                 f"no module or name is close to '{wrong}' in the import at line {site.line}"
             ]
         fixed_name = best if missing_name else ".".join([*wrong.split(".")[:-1], best])
-        after = _replace_on_line(site.source, site.line, wrong, fixed_name)
+        after = replace_on_line(site.source, site.line, wrong, fixed_name)
         if after is None:
             continue
         if "." not in wrong:
@@ -304,7 +304,8 @@ def _top_module(node: ast.Import | ast.ImportFrom) -> str:
     return node.names[0].name.split(".")[0]
 
 
-def _sites(request: RepairRequest, repository: Repository) -> Iterator[Site]:
+def fault_sites(request: RepairRequest, repository: Repository) -> Iterator[Site]:
+    """Yield the lines to change, innermost repository frame outside test code first."""
     places = [
         (frame.path, frame.line, frame.function)
         for frame in reversed(request.frames)
@@ -322,7 +323,8 @@ def _sites(request: RepairRequest, repository: Repository) -> Iterator[Site]:
             yield Site(path, line, function, source)
 
 
-def _replace_on_line(source: str, line: int, old: str, new: str) -> str | None:
+def replace_on_line(source: str, line: int, old: str, new: str) -> str | None:
+    """Replace the first whole ``old`` on ``line``; None when it is not there."""
     lines = source.splitlines(keepends=True)
     pattern = re.compile(rf"(?<![\w.]){re.escape(old)}(?![\w])")
     text, count = pattern.subn(new, lines[line - 1], count=1)

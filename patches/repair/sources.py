@@ -74,6 +74,11 @@ class Repository:
         """Return the names a module defines: the repository's, or a standard-library one's."""
         if module in self.modules:
             return self._top_level(module)
+        return self.stdlib_names(module)
+
+    @staticmethod
+    def stdlib_names(module: str) -> set[str]:
+        """Return the public names of a standard-library module; empty for any other module."""
         top = module.split(".")[0]
         if top not in sys.stdlib_module_names or top in _UNSAFE_MODULES:
             return set()
@@ -83,6 +88,15 @@ class Repository:
             }
         except ImportError:
             return set()
+
+    def find_class(self, name: str) -> ast.ClassDef | None:
+        """Return the first top-level class ``name``, searching the modules in name order."""
+        for module in self.modules:
+            tree = self._tree(module)
+            for node in tree.body if tree is not None else ():
+                if isinstance(node, ast.ClassDef) and node.name == name:
+                    return node
+        return None
 
     def module_choices(self, missing: str) -> set[str]:
         """Return the names that could replace the last part of the missing module ``missing``."""

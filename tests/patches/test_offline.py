@@ -114,7 +114,7 @@ def test_lint_safe_fix_applied(make_repo: MakeRepo) -> None:
     assert "-import os" in proposal.candidates[0].diff
 
 
-def test_lint_unsafe_fix_not_applied(make_repo: MakeRepo) -> None:
+def test_lint_unsafe_fix_marked_unsafe(make_repo: MakeRepo) -> None:
     source = "def compute():\n    return 1\n\n\ndef run():\n    unused = compute()\n"
     root = make_repo({"tool.py": source})
     (diagnostic,) = ruff_diagnostics(root, "tool.py", "F841")
@@ -122,10 +122,64 @@ def test_lint_unsafe_fix_not_applied(make_repo: MakeRepo) -> None:
 
     proposal = OfflineProvider().propose(lint_request(diagnostic, "tool.py"), root, limit=3)
 
+    assert only_candidate_text(proposal, "tool.py").endswith("def run():\n    compute()\n")
+    assert proposal.candidates[0].unsafe_fixes == ("F841",)
+    assert "unsafe fix for F841" in proposal.candidates[0].summary
+
+
+def test_lint_safe_fix_not_marked_unsafe(make_repo: MakeRepo) -> None:
+    root = make_repo({"tool.py": "import os\n"})
+    (diagnostic,) = ruff_diagnostics(root, "tool.py", "F401")
+
+    proposal = OfflineProvider().propose(lint_request(diagnostic, "tool.py"), root, limit=3)
+
+    assert proposal.candidates[0].unsafe_fixes == ()
+
+
+def test_lint_unsafe_fix_comes_last(make_repo: MakeRepo) -> None:
+    # F821 carries no ruff fix, so a made-up unsafe one shows the order
+    # against the rename rule's candidate for the same fault.
+    source = "total = 3\nprint(totl)\n"
+    root = make_repo({"tool.py": source})
+    (diagnostic,) = ruff_diagnostics(root, "tool.py", "F821")
+    request = lint_request(
+        {
+            **diagnostic,
+            "fix": {
+                "message": "Drop the line",
+                "applicability": "unsafe",
+                "edits": [
+                    {
+                        "location": {"row": 2, "column": 1},
+                        "end_location": {"row": 3, "column": 1},
+                        "content": "",
+                    }
+                ],
+            },
+        },
+        "tool.py",
+    )
+
+    proposal = OfflineProvider().propose(request, root, limit=3)
+
+    summaries = [candidate.summary for candidate in proposal.candidates]
+    assert len(summaries) == 2, proposal.rejections
+    assert summaries[0].startswith("Rename `totl` to `total`")
+    assert proposal.candidates[0].unsafe_fixes == ()
+    assert proposal.candidates[1].unsafe_fixes == ("F821",)
+
+
+def test_lint_display_only_fix_not_applied(make_repo: MakeRepo) -> None:
+    source = "def compute():\n    return 1\n\n\ndef run():\n    unused = compute()\n"
+    root = make_repo({"tool.py": source})
+    (diagnostic,) = ruff_diagnostics(root, "tool.py", "F841")
+    diagnostic["fix"]["applicability"] = "display-only"
+
+    proposal = OfflineProvider().propose(lint_request(diagnostic, "tool.py"), root, limit=3)
+
     assert proposal.candidates == ()
     (reason,) = rejection_reasons(proposal)
-    assert "F841 at tool.py:6 as unsafe" in reason
-    assert "applies only safe fixes" in reason
+    assert "F841 at tool.py:6 as display-only" in reason
 
 
 def test_text_edits_count_characters() -> None:
@@ -192,7 +246,10 @@ def test_stdlib_name_not_used_as_module(make_repo: MakeRepo) -> None:
 
     proposal = OfflineProvider().propose(request, root, limit=3)
 
-    assert proposal.candidates == ()
+    # Only the name search proposes something: the other value in scope.
+    assert [c.summary for c in proposal.candidates] == [
+        "Use `offset` instead of `code` at calc.py:2 (another name in scope)"
+    ]
     assert rejection_reasons(proposal) == [
         "no offline rule matches NameError on 'code': no defined name is close to it"
     ]
@@ -265,7 +322,11 @@ def test_two_equally_close_names_untouched(make_repo: MakeRepo) -> None:
 
     proposal = OfflineProvider().propose(request, root, limit=3)
 
-    assert proposal.candidates == ()
+    # The rule does not guess; the name search offers both for validation to decide.
+    assert [c.summary for c in proposal.candidates] == [
+        "Use `data1` instead of `data` at pick.py:2 (another name in scope)",
+        "Use `data2` instead of `data` at pick.py:2 (another name in scope)",
+    ]
     assert rejection_reasons(proposal) == [
         "no offline rule matches NameError on 'data': 'data1', 'data2' are equally close"
     ]
@@ -280,7 +341,8 @@ def test_unknown_name_rejected(make_repo: MakeRepo) -> None:
 
     assert proposal.candidates == ()
     assert rejection_reasons(proposal) == [
-        "no offline rule matches NameError on 'frobnicate_widgets': no defined name is close to it"
+        "no offline rule matches NameError on 'frobnicate_widgets': no defined name is close to it",
+        "the name search found no other name of the same kind for NameError",
     ]
 
 
@@ -301,7 +363,8 @@ def test_name_error_in_test_code_untouched(make_repo: MakeRepo) -> None:
 
     assert proposal.candidates == ()
     assert rejection_reasons(proposal) == [
-        "no offline rule matches NameError on 'totl': it is not at any reported line"
+        "no offline rule matches NameError on 'totl': it is not at any reported line",
+        "the name search has no line to change for NameError",
     ]
 
 
@@ -438,9 +501,14 @@ def test_attribute_without_close_name_untouched(make_repo: MakeRepo) -> None:
 
     proposal = OfflineProvider().propose(request, root, limit=3)
 
-    assert proposal.candidates == ()
+    # The values of Cart, not its methods add, from_list and total.
+    assert [c.summary for c in proposal.candidates] == [
+        "Use `items` instead of `wheels` at shop/cart.py:18 (another attribute of Cart)",
+        "Use `discount` instead of `wheels` at shop/cart.py:18 (another attribute of Cart)",
+    ]
     assert rejection_reasons(proposal) == [
-        "no offline rule matches AttributeError on 'wheels': no defined name is close to it"
+        "no offline rule matches AttributeError on 'wheels': no defined name is close to it",
+        "the mutation search found no candidate at 1 suspicious line(s)",
     ]
 
 
@@ -455,7 +523,9 @@ def test_attribute_of_unknown_class_untouched(make_repo: MakeRepo) -> None:
 
     assert proposal.candidates == ()
     assert rejection_reasons(proposal) == [
-        "no offline rule matches AttributeError on 'fetchh': Session is not found"
+        "no offline rule matches AttributeError on 'fetchh': Session is not found",
+        "the name search found no other name of the same kind for AttributeError",
+        "the mutation search found no candidate at 1 suspicious line(s)",
     ]
 
 
