@@ -107,7 +107,12 @@ def run_heal(
         reporter.warn(note)
     providers = build_providers(settings)
     try:
-        backend = open_backend(settings.sandbox, settings.image, repository.root)
+        backend = open_backend(
+            settings.sandbox,
+            settings.image,
+            repository.root,
+            announce=lambda text: reporter.step("sandbox", text),
+        )
     except BackendUnavailable as error:
         raise KernelError(str(error)) from error
     if backend.name == "docker":

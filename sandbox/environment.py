@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,12 +176,15 @@ def ensure_env_image(
     *,
     rebuild: bool = False,
     labels: dict[str, str] | None = None,
+    announce: Callable[[str], None] | None = None,
 ) -> EnvImage:
     """Return the environment image for ``declarations``, building it when it is missing.
 
     ``labels`` are added to the image, for callers that select their images by
-    label later. Raises EnvironmentBuildError when the base's Python is excluded
-    by requires-python or the build fails, and ResolutionFailed when pip
+    label later. ``announce`` is told when a build starts, because resolving
+    and installing wheels can take a minute and a caller may want to say so.
+    Raises EnvironmentBuildError when the base's Python is excluded by
+    requires-python or the build fails, and ResolutionFailed when pip
     cannot resolve a requirement.
     """
     if not python_allowed(declarations.requires_python, base.python):
@@ -199,6 +203,9 @@ def ensure_env_image(
         logger.info("environment image %s is up to date", tag)
         return EnvImage(tag, base, inputs, False, _size(client, tag))
 
+    if announce is not None:
+        count = len(declarations.requirements) + len(extra)
+        announce(f"building environment image {tag} ({count} requirement(s), Python {base.python})")
     with tempfile.TemporaryDirectory(prefix="agentos-wheels-") as folder:
         wheels = Path(folder)
         write_lists(wheels, declarations, extra)

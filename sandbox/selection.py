@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import docker
@@ -31,13 +32,19 @@ BACKEND_KINDS = ("auto", "docker", "local")
 ISOLATION_VARIABLE = "AGENTOS_LOCAL_ISOLATION"
 
 
-def open_backend(kind: str, image: str, root: Path | None = None) -> SandboxBackend:
+def open_backend(
+    kind: str,
+    image: str,
+    root: Path | None = None,
+    announce: Callable[[str], None] | None = None,
+) -> SandboxBackend:
     """Return the backend that ``kind`` names.
 
     ``image`` is the Docker base image, or "auto" (see
     :func:`sandbox.environment.resolve_base`). With ``root``, the Docker
     backend runs in the environment image of that repository's declared
-    dependencies, built first when it is missing or out of date.
+    dependencies, built first when it is missing or out of date; ``announce``
+    is told when such a build starts.
 
     "docker" raises BackendUnavailable at once when no daemon responds or
     ``image`` is missing; "auto" falls back to the local backend then, with a
@@ -55,7 +62,7 @@ def open_backend(kind: str, image: str, root: Path | None = None) -> SandboxBack
     base = _base_image(image, root)
     problem = docker_available(base)
     if problem is None:
-        return DockerBackend(_environment_image(base, root) if root is not None else base)
+        return DockerBackend(_environment_image(base, root, announce) if root is not None else base)
     if kind == "docker":
         raise BackendUnavailable(f"the docker sandbox backend cannot run: {problem}")
     logger.warning("Docker cannot be used (%s); falling back to the local backend", problem)
@@ -79,7 +86,7 @@ def _base_image(setting: str, root: Path | None) -> str:
         client.close()
 
 
-def _environment_image(base: str, root: Path) -> str:
+def _environment_image(base: str, root: Path, announce: Callable[[str], None] | None) -> str:
     """Return the image with the dependencies that the repository at ``root`` declares."""
     # NOTE: the declarations are read from the working tree, so uncommitted
     # edits to them count, although the tests run on a snapshot of HEAD.
@@ -91,7 +98,9 @@ def _environment_image(base: str, root: Path) -> str:
             # container that probes a base would only cost time.
             if (client.images.get(base).labels or {}).get(ROLE_LABEL) == "base":
                 return base
-        image = ensure_env_image(client, root, declarations, probe_base(client, base))
+        image = ensure_env_image(
+            client, root, declarations, probe_base(client, base), announce=announce
+        )
     except (docker.errors.DockerException, requests.exceptions.RequestException) as error:
         raise EnvironmentBuildError(
             f"Docker failed while preparing the environment image of {root}: {error}"

@@ -193,8 +193,10 @@ def test_heal_uses_environment_image(client, make_repo, docker_image, wheels, to
     finally:
         remove_repository_images(client, root)
 
-    report = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
     assert code == 0, report
+    assert "building environment image agentos-env:" in captured.err
     [fault] = [f for f in report["faults"] if f["status"] == "healed"]
     assert "import math" in (root / "calc.py").read_text()
     assert git(root, "rev-list", "--count", f"{start}..HEAD").strip() == "1"
