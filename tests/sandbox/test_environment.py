@@ -163,3 +163,24 @@ def test_auto_base_is_local_image(client):
     assert client.images.get(chosen)
     assert resolve_base(client, "example/base:1") == "example/base:1"
     assert resolve_base(client, "auto", requires_python="<3") == OFFLINE_BASE
+
+
+def test_auto_base_prefers_local_official_image(client, docker_image):
+    # Python 3.99 has no official image, so tagging the offline base with
+    # that name clobbers nothing the user could have.
+    name = "python:3.99-slim"
+    try:
+        client.images.get(name)
+        pytest.skip(f"{name} already exists on this daemon; refusing to touch it")
+    except docker.errors.ImageNotFound:
+        pass
+    client.images.get(docker_image).tag("python", "3.99-slim")
+    try:
+        newest = resolve_base(client, "auto")
+        excluded = resolve_base(client, "auto", requires_python="<3.99")
+    finally:
+        client.images.remove(name)  # removes the tag only; the base keeps its own
+
+    assert newest == name
+    assert excluded != name
+    assert client.images.get(docker_image)
