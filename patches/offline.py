@@ -40,6 +40,7 @@ from patches.errors import EditError
 from patches.guards import is_test_path
 from patches.name_sites import find_name_sites
 from patches.repair.engine import propose_repairs
+from patches.repair.messages import NAME_ERROR, parse_attribute_error
 from patches.repair.search import Budget
 from patches.types import (
     Candidate,
@@ -59,11 +60,7 @@ MIN_SIMILARITY = 0.8  # difflib ratio a replacement name must reach
 _UNSAFE_MODULES = frozenset({"this", "antigravity", "__main__"})
 _SKIPPED_FOLDERS = frozenset({".git", ".agentos", ".venv", "venv", "node_modules", "__pycache__"})
 
-_NAME_ERROR = re.compile(r"name '(?P<name>\w+)' is not defined")
 _UNDEFINED_NAME = re.compile(r"Undefined name `(?P<name>[^`]+)`")
-_MODULE_ATTRIBUTE = re.compile(r"module '(?P<owner>[\w.]+)' has no attribute '(?P<attr>\w+)'")
-_CLASS_ATTRIBUTE = re.compile(r"type object '(?P<owner>[\w.]+)' has no attribute '(?P<attr>\w+)'")
-_INSTANCE_ATTRIBUTE = re.compile(r"'(?P<owner>[\w.]+)' object has no attribute '(?P<attr>\w+)'")
 
 _Outcome = tuple[list[Candidate], list[str]]  # candidates, and reasons the rule made none
 
@@ -172,7 +169,7 @@ class OfflineProvider:
     def _missing_attribute(self, request: RepairRequest, root: Path) -> _Outcome:
         if request.exc_type != "AttributeError":
             return [], []
-        parsed = _parse_attribute_error(request.message)
+        parsed = parse_attribute_error(request.message)
         if parsed is None:
             return [], [f"no offline rule matches the AttributeError message {request.message!r}"]
         kind, owner, attribute = parsed
@@ -398,24 +395,11 @@ def _is_importable_stdlib(name: str) -> bool:
 
 def _undefined_name_in(request: RepairRequest) -> str | None:
     if request.exc_type == "NameError":
-        match = _NAME_ERROR.search(request.message)
+        match = NAME_ERROR.search(request.message)
         return match.group("name") if match else None
     if request.kind is FaultKind.LINT and request.lint_code == "F821":
         match = _UNDEFINED_NAME.search(request.message)
         return match.group("name") if match else None
-    return None
-
-
-def _parse_attribute_error(message: str) -> tuple[str, str, str] | None:
-    """Return (kind, owner, attribute) with kind "module", "class" or "instance"."""
-    for kind, pattern in (
-        ("module", _MODULE_ATTRIBUTE),
-        ("class", _CLASS_ATTRIBUTE),
-        ("instance", _INSTANCE_ATTRIBUTE),
-    ):
-        match = pattern.search(message)
-        if match:
-            return kind, match.group("owner"), match.group("attr")
     return None
 
 

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from patches.diff import make_candidate
 from patches.errors import EditError
 from patches.name_sites import find_name_sites
+from patches.repair.messages import CANNOT_IMPORT, NAME_ERROR, NO_MODULE, parse_attribute_error
 from patches.repair.rules import Site, fault_sites, rename_names, replace_on_line
 from patches.repair.sources import Repository
 from patches.types import Candidate, RepairRequest
@@ -47,13 +48,6 @@ from patches.types import Candidate, RepairRequest
 logger = logging.getLogger(__name__)
 
 SEARCHED = frozenset({"NameError", "AttributeError", "ImportError", "ModuleNotFoundError"})
-
-_NAME_ERROR = re.compile(r"name '(?P<name>\w+)' is not defined")
-_MODULE_ATTRIBUTE = re.compile(r"module '(?P<owner>[\w.]+)' has no attribute '(?P<attr>\w+)'")
-_CLASS_ATTRIBUTE = re.compile(r"type object '(?P<owner>[\w.]+)' has no attribute '(?P<attr>\w+)'")
-_INSTANCE_ATTRIBUTE = re.compile(r"'(?P<owner>[\w.]+)' object has no attribute '(?P<attr>\w+)'")
-_NO_MODULE = re.compile(r"No module named '(?P<module>[\w.]+)'")
-_CANNOT_IMPORT = re.compile(r"cannot import name '(?P<name>\w+)' from '(?P<module>[\w.]+)'")
 
 
 @dataclass(frozen=True)
@@ -85,7 +79,7 @@ def search_names(
 
 
 def _name_error(request: RepairRequest, sites: list[Site], provider: str) -> list[Candidate] | None:
-    match = _NAME_ERROR.search(request.message)
+    match = NAME_ERROR.search(request.message)
     if match is None:
         return None
     wrong = match.group("name")
@@ -105,7 +99,7 @@ def _name_error(request: RepairRequest, sites: list[Site], provider: str) -> lis
 def _attribute_error(
     request: RepairRequest, sites: list[Site], repository: Repository, provider: str
 ) -> list[Candidate] | None:
-    parsed = _parse_attribute_error(request.message)
+    parsed = parse_attribute_error(request.message)
     if parsed is None:
         return None
     kind, owner, wrong = parsed
@@ -129,8 +123,8 @@ def _attribute_error(
 def _import_error(
     request: RepairRequest, sites: list[Site], repository: Repository, provider: str
 ) -> list[Candidate] | None:
-    missing_name = _CANNOT_IMPORT.search(request.message)
-    missing_module = _NO_MODULE.search(request.message)
+    missing_name = CANNOT_IMPORT.search(request.message)
+    missing_module = NO_MODULE.search(request.message)
     for site in sites:
         text = site.source.splitlines()[site.line - 1] if site.line else ""
         if not re.match(r"\s*(from|import)\b", text):
@@ -349,19 +343,6 @@ def _replace_columns(source: str, line: int, columns: list[int], old: str, new: 
         text = text[:column] + new + text[column + len(old) :]
     lines[line - 1] = text
     return "".join(lines)
-
-
-def _parse_attribute_error(message: str) -> tuple[str, str, str] | None:
-    """Return (kind, owner, attribute) with kind "module", "class" or "instance"."""
-    for kind, pattern in (
-        ("module", _MODULE_ATTRIBUTE),
-        ("class", _CLASS_ATTRIBUTE),
-        ("instance", _INSTANCE_ATTRIBUTE),
-    ):
-        match = pattern.search(message)
-        if match:
-            return kind, match.group("owner"), match.group("attr")
-    return None
 
 
 def _parse(source: str) -> ast.Module | None:

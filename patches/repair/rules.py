@@ -32,15 +32,13 @@ from patches.diff import make_candidate
 from patches.errors import EditError
 from patches.guards import is_test_path
 from patches.repair import calls
+from patches.repair.messages import CANNOT_IMPORT, NAME_ERROR, NO_MODULE
 from patches.repair.mutations import Operator, mutate_line
 from patches.repair.sources import Repository
 from patches.types import Candidate, RepairRequest
 
 MIN_SIMILARITY = 0.8  # difflib ratio a replacement name must reach
 
-_NAME_ERROR = re.compile(r"name '(?P<name>\w+)' is not defined")
-_NO_MODULE = re.compile(r"No module named '(?P<module>[\w.]+)'")
-_CANNOT_IMPORT = re.compile(r"cannot import name '(?P<name>\w+)' from '(?P<module>[\w.]+)'")
 _UNBOUND = re.compile(
     r"(?:local variable '(?P<old>\w+)' referenced before assignment)"
     r"|(?:cannot access local variable '(?P<new>\w+)')"
@@ -84,7 +82,7 @@ def import_from_repository(
     request: RepairRequest, sites: list[Site], repository: Repository, provider: str
 ) -> _Found:
     """Import an undefined name from the one repository module that defines it."""
-    match = _NAME_ERROR.search(request.message)
+    match = NAME_ERROR.search(request.message)
     if match is None or not sites:
         return [], []
     name, site = match.group("name"), sites[0]
@@ -103,8 +101,8 @@ def misspelled_import(
     request: RepairRequest, sites: list[Site], repository: Repository, provider: str
 ) -> _Found:
     """Fix a misspelled module in an import, or a misspelled name imported from a module."""
-    missing_name = _CANNOT_IMPORT.search(request.message)
-    missing_module = _NO_MODULE.search(request.message)
+    missing_name = CANNOT_IMPORT.search(request.message)
+    missing_module = NO_MODULE.search(request.message)
     for site in sites:
         text = site.source.splitlines()[site.line - 1] if site.line else ""
         if not re.match(r"\s*(from|import)\b", text):
