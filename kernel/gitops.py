@@ -21,7 +21,6 @@ import logging
 import os
 import shutil
 import socket
-import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ import git
 from git.exc import GitCommandNotFound, InvalidGitRepositoryError, NoSuchPathError
 
 from kernel.errors import CommitRejected, DirtyTreeError, RepositoryError
+from kernel.files import replace_file
 
 logger = logging.getLogger(__name__)
 
@@ -733,7 +733,7 @@ class Repository:
             if data is None:
                 target.unlink(missing_ok=True)
             else:
-                _replace_bytes(target, data)
+                replace_file(target, data)
         for folder in reversed(created):
             with contextlib.suppress(OSError):  # not empty: something else was put there
                 folder.rmdir()
@@ -874,7 +874,7 @@ def _write_text(target: Path, text: str) -> list[Path]:
             folder.mkdir()
             created.append(folder)
         if target.exists():
-            _replace_bytes(target, text.encode("utf-8"))
+            replace_file(target, text.encode("utf-8"))
         else:
             with target.open("x", encoding="utf-8", newline="") as stream:
                 stream.write(text)
@@ -897,19 +897,3 @@ def _write_owner(folder: Path, branch: str, start: str) -> None:
         "start": start,
     }
     (folder / OWNER_FILE).write_text(json.dumps(owner), encoding="utf-8")
-
-
-def _replace_bytes(target: Path, data: bytes) -> None:
-    """Replace ``target`` with ``data`` atomically, so a full disk leaves the old file intact."""
-    mode = stat.S_IMODE(target.stat().st_mode)
-    descriptor, temporary = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(descriptor, "wb") as stream:
-            stream.write(data)
-        os.chmod(temporary, mode)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

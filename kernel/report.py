@@ -14,10 +14,7 @@ back.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -25,6 +22,7 @@ from html import escape
 from pathlib import Path
 
 from kernel.errors import KernelError
+from kernel.files import replace_file
 from kernel.history import Fix
 from kernel.report_chart import STATE_COLOR, STATE_LABEL, STATE_ORDER, bucket_fixes, render_chart
 
@@ -98,39 +96,13 @@ def write_report(target: Path, text: str) -> None:
         )
 
     try:
-        descriptor, temporary = tempfile.mkstemp(
-            dir=folder, prefix=f".{target.name}.", suffix=".tmp"
-        )
+        replace_file(target, text.encode("utf-8"))
     except OSError as error:
         raise KernelError(
-            f"cannot write the report to {target}: {error.strerror}. "
-            "Pass a path in a folder you can write to."
+            f"cannot write the report to {target}: {error.strerror or error}. "
+            "Pass a path in a folder you can write to, with free space."
         ) from error
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
-        os.chmod(temporary, _file_mode(target))
-        os.replace(temporary, target)
-    except BaseException as error:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        if isinstance(error, OSError):
-            raise KernelError(
-                f"cannot write the report to {target}: {error.strerror or error}. "
-                "Check the path and free space."
-            ) from error
-        raise
     logger.info("wrote the report to %s (%d bytes)", target, len(text.encode("utf-8")))
-
-
-def _file_mode(target: Path) -> int:
-    """Return the mode of the file being replaced, or the default mode for a new file."""
-    if target.exists():
-        return target.stat().st_mode & 0o7777
-    # mkstemp creates 0600 files, but a report is as readable as any file the user creates.
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
 
 
 # Sections

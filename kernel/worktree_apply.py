@@ -26,15 +26,12 @@ stay as they are, byte for byte.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import stat
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kernel.errors import DirtyTreeError, RepositoryError
+from kernel.files import replace_file
 from kernel.gitops import Repository
 from kernel.interrupts import checkpoint
 from patches.types import Candidate
@@ -106,7 +103,7 @@ class WorktreeTarget:
             # A commit hook may have edited the user's files meanwhile.
             self._require_unchanged(candidate, snapshot)
             for item in written:
-                _write_atomically(self.repository.root / item.path, item.after)
+                replace_file(self.repository.root / item.path, item.after)
             self.repository.reset_index_entries(candidate.paths)
         except BaseException:
             self._restore(written)
@@ -216,7 +213,7 @@ class WorktreeTarget:
             if item.before is None:
                 target.unlink()
             else:
-                _write_atomically(target, item.before)
+                replace_file(target, item.before)
 
 
 def _lines(text: str) -> list[str]:
@@ -225,21 +222,3 @@ def _lines(text: str) -> list[str]:
 
 def _read(path: Path) -> bytes | None:
     return path.read_bytes() if path.is_file() else None
-
-
-def _write_atomically(target: Path, data: bytes) -> None:
-    """Replace ``target`` with ``data`` through a renamed temporary file, keeping its mode."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o644
-    descriptor, temporary = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(descriptor, "wb") as stream:
-            stream.write(data)
-        os.chmod(temporary, mode)
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
