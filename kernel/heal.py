@@ -126,6 +126,9 @@ class HealSession:
     baselines: BaselineCache | None = None
     budget: Budget = field(default_factory=Budget)
     patch_folder: Path | None = None  # where a validated fix that was not applied is saved
+    # Diffs of blocked fixes already saved, with their fault and file: a fix
+    # that would also remove a later fault is proposed again for it.
+    _saved_patches: dict[str, tuple[str, Path]] = field(default_factory=dict)
     _root: Path | None = None  # the repository being healed; its .agentos/ contains the journal
 
     def run(
@@ -464,10 +467,15 @@ class HealSession:
         """Report a validated fix that was not applied, and save its diff when a folder is set."""
         reason = f"not applied: {problem}"
         patch = None
-        if self.patch_folder is not None:
+        saved = self._saved_patches.get(candidate.diff)
+        if saved is not None:
+            first_fault, patch = saved
+            reason += f". It is the same fix as for fault {first_fault}, saved in {patch}"
+        elif self.patch_folder is not None:
             self.patch_folder.mkdir(parents=True, exist_ok=True)
             patch = self.patch_folder / f"{self.heal_id}-{fault.id}.patch"
             patch.write_text(candidate.diff, encoding="utf-8")
+            self._saved_patches[candidate.diff] = (fault.id, patch)
             reason += f". The validated fix is saved in {patch}; apply it with 'git apply {patch}'"
         self.reporter.step("blocked", reason)
         return FaultOutcome(

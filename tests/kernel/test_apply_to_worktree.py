@@ -315,3 +315,26 @@ def test_docker_sandbox_sees_user_edits(project, docker_image, capsys):
     assert git(project, "show", "HEAD:calc.py") == CALC_FIXED
     assert (project / "calc.py").read_text() == CALC_USER.replace("import os\n", "")
     assert user_state(project) == before
+
+
+def test_same_blocked_fix_saved_once(make_repo, capsys):
+    # The misspelled name is both a lint fault (F821) and a failing test,
+    # and one fix removes both; the user's comment beside it blocks that fix.
+    source = "def total(values):\n    return sum(valus)\n"
+    root = make_repo(
+        {
+            "calc.py": source,
+            "test_calc.py": "from calc import total\n\n\ndef test_total():\n"
+            "    assert total([1, 2]) == 3\n",
+        }
+    )
+    (root / "calc.py").write_text(source.replace("    return", "    # mine\n    return"))
+
+    code, report = heal_json(root, capsys)
+
+    assert code == 1
+    blocked = [outcome for outcome in report["faults"] if outcome["status"] == "blocked"]
+    assert len(blocked) == 2, report["faults"]
+    assert blocked[0]["patch"] == blocked[1]["patch"]
+    assert list((root / ".agentos" / "patches").iterdir()) == [Path(blocked[0]["patch"])]
+    assert "same fix as for fault" in blocked[1]["reason"]
