@@ -152,6 +152,9 @@ def test_revert_fix_by_fault_id(repo, capsys):
 
     assert main(["revert", "aaaa00000001", "--repo", str(repo)]) == 0
 
+    revert = git(repo, "rev-parse", "--short=12", "HEAD")
+    assert f"reverted {sha[:12]}" in capsys.readouterr().out
+    assert revert != sha[:12]
     assert (repo / "calc.py").read_text() == CALC
     trailers = git(repo, "log", "-1", "--format=%(trailers:only,unfold)")
     assert f"Agentos-Reverts: {sha}" in trailers
@@ -195,6 +198,18 @@ def test_undo_reverts_newest_live_fix(repo, capsys):
     assert (repo / "util.py").read_text() == UTIL
     assert (repo / "calc.py").read_text() == CALC
     assert newest in git(repo, "log", "-3", "--format=%B")
+
+
+def test_undo_prints_revert_on_stdout(repo, capsys):
+    sha = commit_fix(repo, "calc.py", CALC_FIXED, "aaaa00000001")
+
+    assert main(["undo", "--repo", str(repo)]) == 0
+
+    captured = capsys.readouterr()
+    revert = git(repo, "rev-parse", "--short=12", "HEAD")
+    assert f"reverted {sha[:12]}" in captured.out
+    assert f"with commit {revert}" in captured.out
+    assert captured.err == ""
 
 
 def test_stats_from_records(repo, capsys):
