@@ -84,7 +84,7 @@ def run_history(arguments: argparse.Namespace, reporter: Reporter) -> int:
     if not fixes:
         console.print("no fixes by agentos match.")
         return 0
-    console.print(_table(fixes))
+    console.print(_table(fixes, console.width))
     return 0
 
 
@@ -136,21 +136,40 @@ def _next_day(start: datetime) -> datetime:
     return datetime.fromordinal(start.toordinal() + 1).replace(tzinfo=timezone.utc)
 
 
-def _table(fixes: list[Fix]) -> Table:
-    table = Table(title="fixes by agentos, newest first")
-    for column in ("when", "commit", "fault", "files", "provider", "validation", "tokens", "state"):
-        table.add_column(column)
+# Below this terminal width, the table leaves out the provider, validation and
+# tokens columns, which would squeeze the fault and files to a few characters.
+_WIDE = 120
+
+
+def _table(fixes: list[Fix], width: int) -> Table:
+    wide = width >= _WIDE
+    caption = None if wide else "provider, validation and tokens: agentos show COMMIT"
+    table = Table(title="fixes by agentos, newest first", caption=caption)
+    # The short columns are never cut; the fault and the files wrap instead.
+    table.add_column("when", no_wrap=True, min_width=16)
+    table.add_column("commit", no_wrap=True, min_width=12)
+    table.add_column("fault", overflow="fold")
+    table.add_column("files", overflow="fold")
+    if wide:
+        for column in ("provider", "validation", "tokens"):
+            table.add_column(column, overflow="fold")
+    table.add_column("state", no_wrap=True, min_width=8)
+
     for fix in fixes:
-        table.add_row(
+        cells = [
             f"{fix.committed:%Y-%m-%d %H:%M}",
             fix.commit[:12],
             escape(f"{fix.fault_id} {fix.fault_summary or fix.subject}"),
             escape(", ".join(fix.files)),
-            escape(f"{fix.provider}/{fix.model}" if fix.model else fix.provider),
-            escape(fix.validation),
-            _spending(fix),
-            f"[{_STATE_STYLE[fix.state]}]{fix.state.value}[/]",
-        )
+        ]
+        if wide:
+            cells += [
+                escape(f"{fix.provider}/{fix.model}" if fix.model else fix.provider),
+                escape(fix.validation),
+                _spending(fix),
+            ]
+        cells.append(f"[{_STATE_STYLE[fix.state]}]{fix.state.value}[/]")
+        table.add_row(*cells)
     return table
 
 

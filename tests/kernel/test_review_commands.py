@@ -252,3 +252,20 @@ def test_stats_lists_flaky_anomaly(repo, capsys):
     [anomaly] = stats["anomalies"]
     assert anomaly["kind"] == "flaky"
     assert anomaly["subject"] == "test_calc.py::test_add"
+
+
+def test_history_table_at_80_columns(repo, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    first = commit_fix(repo, "calc.py", CALC_FIXED, "aaaa00000001")
+    commit_fix(repo, "util.py", "VALUE = 3\n", "bbbb00000002")
+    git(repo, "revert", "--no-edit", first)
+    when = git(repo, "log", "-1", "--format=%cd", "--date=format:%Y-%m-%d", first).strip()
+
+    assert main(["history", str(repo)]) == 0
+
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert "…" not in out
+    assert "reverted" in out
+    assert when in out
+    assert first[:12] in out
