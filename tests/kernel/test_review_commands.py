@@ -269,3 +269,14 @@ def test_history_table_at_80_columns(repo, capsys, monkeypatch):
     assert "reverted" in out
     assert when in out
     assert first[:12] in out
+
+
+def test_undo_outside_repository_names_folder(tmp_path, capsys, monkeypatch):
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+
+    assert main(["undo"]) == 2
+
+    error = " ".join(capsys.readouterr().err.split())
+    assert f"{folder} is not inside a git repository" in error
