@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from kernel.console import Reporter
-from kernel.errors import KernelError
+from kernel.errors import KernelError, RepositoryError
 from kernel.gitops import Repository
 from kernel.history import Fix, FixState, find_fixes, fix_to_dict, load_history
 from kernel.records import load_records
@@ -68,12 +68,40 @@ def select_fixes(fixes: list[Fix], arguments: argparse.Namespace) -> list[Fix]:
     return [fix for fix in fixes if _selected(fix, arguments)]
 
 
+def open_filtered(path: Path | None) -> Repository:
+    """Open the repository that the filter ``path`` lies in, or the current folder's.
+
+    A ``path`` that no longer exists may still name a file that a fix touched
+    before it was deleted, so the repository of its nearest existing folder is opened.
+    """
+    if path is None:
+        return Repository.open(Path("."))
+    if path.exists():
+        return Repository.open(path)
+    folder = next(parent for parent in path.absolute().parents if parent.exists())
+    try:
+        return Repository.open(folder)
+    except RepositoryError:
+        return Repository.open(path)  # raises the message for a missing repository path
+
+
+def require_matched(path: Path | None, fixes: list[Fix], root: Path) -> None:
+    """Raise RepositoryError when a missing filter ``path`` matched no fix, as with a typo."""
+    if path is None or path.exists() or fixes:
+        return
+    raise RepositoryError(
+        f"no file or folder {path} in repository {root}, and no fix touched that path. "
+        "Pass a path inside the repository to filter, or the repository folder."
+    )
+
+
 def run_history(arguments: argparse.Namespace, reporter: Reporter) -> int:
-    repository = Repository.open(arguments.path or Path("."))
+    repository = open_filtered(arguments.path)
     try:
         fixes = load_history(repository, arguments.path)
     finally:
         repository.close()
+    require_matched(arguments.path, fixes, repository.root)
     fixes = select_fixes(fixes, arguments)
 
     if arguments.json:

@@ -280,3 +280,24 @@ def test_undo_outside_repository_names_folder(tmp_path, capsys, monkeypatch):
 
     error = " ".join(capsys.readouterr().err.split())
     assert f"{folder} is not inside a git repository" in error
+
+
+def test_history_missing_path_in_repository(repo, capsys, monkeypatch):
+    commit_fix(repo, "calc.py", CALC_FIXED, "aaaa00000001")
+    monkeypatch.chdir(repo)
+
+    assert main(["history", "calc/nope.py"]) == 2
+
+    error = " ".join(capsys.readouterr().err.split())
+    assert f"no file or folder calc/nope.py in repository {repo}" in error
+    assert "Pass the folder of a git repository" not in error
+
+
+def test_history_deleted_file_still_filters(repo, capsys):
+    sha = commit_fix(repo, "calc.py", CALC_FIXED, "aaaa00000001")
+    git(repo, "rm", "-q", "calc.py")
+    git(repo, "commit", "-q", "-m", "Remove calc")
+
+    fixes = run_json(capsys, "history", str(repo / "calc.py"), "--json")
+
+    assert [fix["commit"] for fix in fixes] == [sha]
