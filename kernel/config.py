@@ -98,7 +98,7 @@ def load_settings(root: Path, overrides: Mapping[str, Any] | None = None) -> Set
     values.update(_from_environment(os.environ))
     values.update({key: value for key, value in (overrides or {}).items() if value is not None})
     # Values from the file and the environment are converted already, so only a
-    # command-line value can fail here.
+    # command-line value can fail to convert here.
     settings = Settings(
         **{key: _convert(key, value, "the command-line options") for key, value in values.items()}
     )
