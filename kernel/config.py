@@ -10,6 +10,7 @@ the SDK reads, so no secret passes through these settings.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import sys
 from collections.abc import Mapping
@@ -72,6 +73,9 @@ class Settings:
 # Keys accepted in [tool.agentos] and as AGENTOS_<KEY>; each maps to a Settings field.
 _FIELDS = {field.name: field for field in dataclasses.fields(Settings)}
 
+# Settings that take one of a few words.
+_CHOICES = {"provider": PROVIDERS, "sandbox": SANDBOXES}
+
 
 def flag_overrides(arguments: object) -> dict[str, Any]:
     """Return the command-line values of ``arguments`` whose names are settings fields.
@@ -93,7 +97,11 @@ def load_settings(root: Path, overrides: Mapping[str, Any] | None = None) -> Set
     values.update(_from_pyproject(root / "pyproject.toml"))
     values.update(_from_environment(os.environ))
     values.update({key: value for key, value in (overrides or {}).items() if value is not None})
-    settings = Settings(**{key: _convert(key, value, "settings") for key, value in values.items()})
+    # Values from the file and the environment are converted already, so only a
+    # command-line value can fail to convert here.
+    settings = Settings(
+        **{key: _convert(key, value, "the command-line options") for key, value in values.items()}
+    )
     _check(settings)
     return settings
 
@@ -114,12 +122,17 @@ def _from_pyproject(path: Path) -> dict[str, Any]:
     for key, value in table.items():
         name = key.replace("-", "_")
         if name not in _FIELDS:
-            known = ", ".join(sorted(_FIELDS))
-            raise ConfigError(
-                f"unknown key {key!r} in [tool.agentos] of {path}; known keys: {known}."
-            )
-        values[name] = _convert(name, value, f"[tool.agentos] {key} in {path}")
+            raise ConfigError(f"unknown key {key!r} in [tool.agentos] of {path}; {_nearest(name)}")
+        values[name] = _convert(name, value, f"[tool.agentos] of {path}", shown=key)
     return values
+
+
+def _nearest(name: str) -> str:
+    """Suggest the known key closest to a mistyped ``name``, or list every known key."""
+    close = difflib.get_close_matches(name, _FIELDS, n=1)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    return f"known keys: {', '.join(sorted(_FIELDS))}."
 
 
 def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -131,14 +144,20 @@ def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     return values
 
 
-def _convert(name: str, value: Any, source: str) -> Any:
+def _convert(name: str, value: Any, source: str, shown: str | None = None) -> Any:
     """Convert ``value`` to the type of field ``name``; ``source`` names where it came from.
 
     Strings (from the environment and flags) are parsed. Values from TOML must
     already have the right type, except that an int is accepted for a float,
     so a typo such as ``max_attempts = 3.5`` is an error rather than a 3.
+    ``shown`` is the key as the user wrote it, when it differs from ``name``.
     """
+    shown = shown or name
     default = _FIELDS[name].default
+    if name in _CHOICES and value not in _CHOICES[name]:
+        raise ConfigError(
+            f"invalid {shown} {value!r} in {source}; use one of {', '.join(_CHOICES[name])}."
+        )
     if name == "model_prices" and isinstance(value, dict):
         # A TOML table such as {"gpt-4o-mini" = [0.15, 0.6]} becomes the flat string form.
         return ",".join(f"{model}={_price_pair(rates)}" for model, rates in value.items())
@@ -159,7 +178,7 @@ def _convert(name: str, value: Any, source: str) -> Any:
     except ValueError as error:
         kind = type(default).__name__ if default is not None else "str"
         raise ConfigError(
-            f"invalid value {value!r} for {name} in {source}: expected {kind}."
+            f"invalid value {value!r} for {shown} in {source}: expected {kind}."
         ) from error
 
 

@@ -1,7 +1,9 @@
-"""Progress and summaries for people, written to standard error with rich.
+"""Progress, warnings and heal summaries for people, printed with rich.
 
-Standard output is kept for machine-readable results (``--json``), so every
-line here goes to standard error.
+Progress and warnings go to standard error. A command's result goes to
+standard output, so ``agentos heal > summary.txt`` keeps the summary table;
+:meth:`Reporter.summary` takes the console to print to, because ``--json``
+and ``--dry-run`` put the JSON report or the diffs on standard output instead.
 """
 
 from __future__ import annotations
@@ -74,20 +76,26 @@ class Reporter:
             f"{_unsafe_note(outcome.unsafe_fixes)}"
         )
 
-    def summary(self, report: HealReport) -> None:
+    def summary(self, report: HealReport, console: Console | None = None) -> None:
+        """Print the outcome table and the totals of ``report`` to ``console`` (default: stderr)."""
+        console = console or self.console
         table = Table(title=f"heal {report.heal_id}", show_lines=False)
-        for column in ("status", "fault", "commit", "detail"):
-            table.add_column(column)
+        # Status and commit are short and never cut. Fault and detail wrap and break
+        # long paths too, so the advice that ends a detail stays readable at 80 columns.
+        table.add_column("status", no_wrap=True, min_width=11)
+        table.add_column("fault", overflow="fold", ratio=2)
+        table.add_column("commit", no_wrap=True, min_width=12)
+        table.add_column("detail", overflow="fold", ratio=3)
         for outcome in report.outcomes:
             style = _STATUS_STYLE[outcome.status]
             table.add_row(
                 f"[{style}]{outcome.status.value}[/]",
                 escape(outcome.fault.summary),
                 (outcome.commit or "")[:12],
-                escape(outcome.reason[:120]),
+                escape(_shorten(outcome.reason, 500)),
             )
         if report.outcomes:
-            self.console.print(table)
+            console.print(table)
         where = f" on branch {report.branch}" if report.branch else ""
         healed = sum(1 for o in report.outcomes if o.status is FaultStatus.HEALED)
         verb = "validated" if report.dry_run else "committed"
@@ -96,14 +104,14 @@ class Reporter:
             if not report.dry_run
             else sum(1 for o in report.outcomes if o.status is FaultStatus.VALIDATED)
         )
-        self.console.print(
+        console.print(
             f"{count} fix(es) {verb}{where}; {len(report.remaining)} fault(s) remain. "
             f"Sandbox: {report.sandbox}; providers: {', '.join(report.providers)}."
         )
         if report.flaky:
             listed = escape(", ".join(report.flaky[:5]))
             more = f" and {len(report.flaky) - 5} more" if len(report.flaky) > 5 else ""
-            self.console.print(
+            console.print(
                 f"[yellow]flaky[/] quarantined (not patched, not counted as regressions): "
                 f"{listed}{more}"
             )
@@ -114,3 +122,8 @@ def _unsafe_note(codes: tuple[str, ...]) -> str:
     if not codes:
         return ""
     return f" [yellow](unsafe ruff fix: {escape(', '.join(codes))})[/]"
+
+
+def _shorten(text: str, limit: int) -> str:
+    """Cut ``text`` to ``limit`` characters, marking the cut, so a long test output stays short."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -102,7 +102,8 @@ class Repository:
         bare repository, on a branch without commits, or while a merge, rebase,
         cherry-pick, revert or bisect is in progress.
         """
-        path = Path(path).expanduser()
+        # Absolute, so a message about "." names the folder the user is in.
+        path = Path(path).expanduser().absolute()
         if not path.exists():
             raise RepositoryError(f"{path} does not exist. Pass the folder of a git repository.")
         start = path if path.is_dir() else path.parent

@@ -147,11 +147,10 @@ def _summary(fixes: Sequence[Fix]) -> str:
         for state in STATE_ORDER
     )
     known_tokens = [fix.tokens for fix in fixes if fix.tokens is not None]
-    known_costs = [fix.cost for fix in fixes if fix.cost is not None]
     tokens = f"{sum(known_tokens):,} tokens" if known_tokens else "tokens unknown"
     if len(known_tokens) < len(fixes) and known_tokens:
         tokens += f" (unknown for {len(fixes) - len(known_tokens)})"
-    cost = f"${sum(known_costs):.4f}" if known_costs else "cost unknown"
+    cost = _total_cost(fixes)
     noun = "fix" if len(fixes) == 1 else "fixes"
     return (
         f'<section id="summary"><p class="summary"><strong>{len(fixes)} {noun}</strong>: '
@@ -252,7 +251,22 @@ def _tokens(fix: Fix) -> str:
 
 
 def _cost(fix: Fix) -> str:
-    return "unknown" if fix.cost is None else f"${fix.cost:.4f}"
+    if fix.cost is not None:
+        return f"${fix.cost:.4f}"
+    # A fix that used no model tokens, such as an offline one, cost nothing.
+    return "none" if fix.tokens == 0 else "unknown"
+
+
+def _total_cost(fixes: Sequence[Fix]) -> str:
+    priced = [fix.cost for fix in fixes if fix.cost is not None]
+    free = sum(1 for fix in fixes if fix.cost is None and fix.tokens == 0)
+    unknown = len(fixes) - len(priced) - free
+    if not priced and not unknown:
+        return "no model cost"
+    if not priced:
+        return "cost unknown"
+    total = f"${sum(priced):.4f}"
+    return f"{total} (unknown for {unknown})" if unknown else total
 
 
 def _state(fix: Fix) -> str:

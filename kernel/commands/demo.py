@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from rich.console import Console
 from rich.markup import escape
 
 from kernel.config import SANDBOXES, load_settings
@@ -46,12 +47,14 @@ def run_demo(sandbox: str | None, path: Path | None, reporter: Reporter) -> int:
 
     settings = load_settings(target, {"provider": "offline", "sandbox": sandbox})
     report = run_heal(target, settings, HealOptions(), reporter)
-    reporter.summary(report)
+    # The summary and the log are the demo's result, so they go to stdout.
+    output = Console(highlight=False)
+    reporter.summary(report, output)
 
     log = _git(target, "log", "--format=%h %an  %s", "--stat")
-    reporter.console.print(f"\n[bold]git log of {escape(str(target))}[/]")
-    reporter.console.print(log, markup=False, highlight=False)
-    reporter.console.print(f"Inspect it with: cd {escape(str(target))} && git log -p")
+    output.print(f"\n[bold]git log of {escape(str(target))}[/]")
+    output.print(log, markup=False, highlight=False)
+    output.print(f"Inspect it with: cd {escape(str(target))} && git log -p")
     return report.exit_code
 
 

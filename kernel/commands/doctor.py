@@ -11,6 +11,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.console import Console
 from rich.markup import escape
 
 import sandbox
@@ -54,11 +55,12 @@ def run_doctor(path: Path, reporter: Reporter) -> int:
     """Print one line per check and return 1 when any check failed, else 0."""
     checks = diagnose(path)
     styles = {Level.OK: "green", Level.WARN: "yellow", Level.FAIL: "red"}
+    console = Console(highlight=False)  # the checks are the result, so they go to stdout
     for check in checks:
         label = f"[{styles[check.level]}]{check.level.value:>4}[/]"
-        reporter.console.print(f"{label} {check.name:<10} {escape(check.detail)}")
+        console.print(f"{label} {check.name:<10} {escape(check.detail)}")
         if check.fix:
-            reporter.console.print(f"                {escape(check.fix)}")
+            console.print(f"                {escape(check.fix)}")
     return 1 if any(check.level is Level.FAIL for check in checks) else 0
 
 

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from rich.console import Console
+
 from kernel.config import PROVIDERS, SANDBOXES, flag_overrides, load_settings
 from kernel.console import Reporter
 from kernel.outcome import report_to_dict
@@ -87,7 +89,10 @@ def run(arguments: argparse.Namespace, reporter: Reporter) -> int:
         apply_to_worktree=arguments.apply_to_worktree,
     )
     report = run_heal(arguments.path, settings, options, reporter)
-    reporter.summary(report)
+    # The summary is the result, so it goes to stdout, unless the JSON report or the
+    # diffs take stdout; then it stays on stderr with the progress.
+    takes_stdout = arguments.json or arguments.dry_run
+    reporter.summary(report, None if takes_stdout else Console(highlight=False))
     if arguments.dry_run and not arguments.json:
         # The diffs go to stdout, so "agentos heal --dry-run > fixes.patch" keeps them.
         for outcome in report.outcomes:

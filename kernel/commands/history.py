@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from kernel.console import Reporter
-from kernel.errors import KernelError
+from kernel.errors import KernelError, RepositoryError
 from kernel.gitops import Repository
 from kernel.history import Fix, FixState, find_fixes, fix_to_dict, load_history
 from kernel.records import load_records
@@ -68,12 +68,40 @@ def select_fixes(fixes: list[Fix], arguments: argparse.Namespace) -> list[Fix]:
     return [fix for fix in fixes if _selected(fix, arguments)]
 
 
+def open_filtered(path: Path | None) -> Repository:
+    """Open the repository that the filter ``path`` lies in, or the current folder's.
+
+    A ``path`` that no longer exists may still name a file that a fix touched
+    before it was deleted, so the repository of its nearest existing folder is opened.
+    """
+    if path is None:
+        return Repository.open(Path("."))
+    if path.exists():
+        return Repository.open(path)
+    folder = next(parent for parent in path.absolute().parents if parent.exists())
+    try:
+        return Repository.open(folder)
+    except RepositoryError:
+        return Repository.open(path)  # raises the message for a missing repository path
+
+
+def require_matched(path: Path | None, fixes: list[Fix], root: Path) -> None:
+    """Raise RepositoryError when a missing filter ``path`` matched no fix, as with a typo."""
+    if path is None or path.exists() or fixes:
+        return
+    raise RepositoryError(
+        f"no file or folder {path} in repository {root}, and no fix touched that path. "
+        "Pass a path inside the repository to filter, or the repository folder."
+    )
+
+
 def run_history(arguments: argparse.Namespace, reporter: Reporter) -> int:
-    repository = Repository.open(arguments.path or Path("."))
+    repository = open_filtered(arguments.path)
     try:
         fixes = load_history(repository, arguments.path)
     finally:
         repository.close()
+    require_matched(arguments.path, fixes, repository.root)
     fixes = select_fixes(fixes, arguments)
 
     if arguments.json:
@@ -84,7 +112,7 @@ def run_history(arguments: argparse.Namespace, reporter: Reporter) -> int:
     if not fixes:
         console.print("no fixes by agentos match.")
         return 0
-    console.print(_table(fixes))
+    console.print(_table(fixes, console.width))
     return 0
 
 
@@ -136,21 +164,40 @@ def _next_day(start: datetime) -> datetime:
     return datetime.fromordinal(start.toordinal() + 1).replace(tzinfo=timezone.utc)
 
 
-def _table(fixes: list[Fix]) -> Table:
-    table = Table(title="fixes by agentos, newest first")
-    for column in ("when", "commit", "fault", "files", "provider", "validation", "tokens", "state"):
-        table.add_column(column)
+# Below this terminal width, the table leaves out the provider, validation and
+# tokens columns, which would squeeze the fault and files to a few characters.
+_WIDE = 120
+
+
+def _table(fixes: list[Fix], width: int) -> Table:
+    wide = width >= _WIDE
+    caption = None if wide else "provider, validation and tokens: agentos show COMMIT"
+    table = Table(title="fixes by agentos, newest first", caption=caption)
+    # The short columns are never cut; the fault and the files wrap instead.
+    table.add_column("when", no_wrap=True, min_width=16)
+    table.add_column("commit", no_wrap=True, min_width=12)
+    table.add_column("fault", overflow="fold")
+    table.add_column("files", overflow="fold")
+    if wide:
+        for column in ("provider", "validation", "tokens"):
+            table.add_column(column, overflow="fold")
+    table.add_column("state", no_wrap=True, min_width=8)
+
     for fix in fixes:
-        table.add_row(
+        cells = [
             f"{fix.committed:%Y-%m-%d %H:%M}",
             fix.commit[:12],
             escape(f"{fix.fault_id} {fix.fault_summary or fix.subject}"),
             escape(", ".join(fix.files)),
-            escape(f"{fix.provider}/{fix.model}" if fix.model else fix.provider),
-            escape(fix.validation),
-            _spending(fix),
-            f"[{_STATE_STYLE[fix.state]}]{fix.state.value}[/]",
-        )
+        ]
+        if wide:
+            cells += [
+                escape(f"{fix.provider}/{fix.model}" if fix.model else fix.provider),
+                escape(fix.validation),
+                _spending(fix),
+            ]
+        cells.append(f"[{_STATE_STYLE[fix.state]}]{fix.state.value}[/]")
+        table.add_row(*cells)
     return table
 
 

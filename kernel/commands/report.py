@@ -6,7 +6,12 @@ import argparse
 from datetime import datetime, timezone
 from pathlib import Path
 
-from kernel.commands.history import add_filter_arguments, select_fixes
+from kernel.commands.history import (
+    add_filter_arguments,
+    open_filtered,
+    require_matched,
+    select_fixes,
+)
 from kernel.console import Reporter
 from kernel.gitops import Repository
 from kernel.history import Fix, load_history
@@ -36,9 +41,11 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(arguments: argparse.Namespace, reporter: Reporter) -> int:
-    repository = Repository.open(arguments.path or Path("."))
+    repository = open_filtered(arguments.path)
     try:
-        fixes = select_fixes(load_history(repository, arguments.path), arguments)
+        fixes = load_history(repository, arguments.path)
+        require_matched(arguments.path, fixes, repository.root)
+        fixes = select_fixes(fixes, arguments)
         diffs = {fix.commit: _patch(repository, fix) for fix in fixes}
         context = ReportContext(
             repository=str(repository.root),

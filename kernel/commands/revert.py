@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rich.console import Console
+from rich.markup import escape
+
 from kernel.console import Reporter
 from kernel.errors import KernelError, RepositoryError
 from kernel.gitops import Repository
@@ -83,7 +86,8 @@ def _revert(arguments: argparse.Namespace, reporter: Reporter, choose) -> int:
             sha = repository.revert(fix.commit, message, no_verify=arguments.no_verify)
     finally:
         repository.close()
-    reporter.console.print(
-        f"[bold green]reverted[/] {fix.commit[:12]} ({fix.subject}) with commit {sha[:12]}"
+    # The result goes to stdout, like every command's result; progress stays on stderr.
+    Console(highlight=False).print(
+        f"[bold green]reverted[/] {fix.commit[:12]} ({escape(fix.subject)}) with commit {sha[:12]}"
     )
     return 0

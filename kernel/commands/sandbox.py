@@ -13,11 +13,13 @@ from pathlib import Path
 import docker
 import docker.errors
 import requests.exceptions
+from rich.console import Console
 from rich.markup import escape
 
 from kernel.config import load_settings
 from kernel.console import Reporter
 from kernel.errors import ConfigError, KernelError
+from kernel.gitops import Repository
 from sandbox.declarations import read_declarations
 from sandbox.environment import ensure_env_image, probe_base, resolve_base
 from sandbox.errors import SandboxError
@@ -65,11 +67,16 @@ def _add_common(parser: argparse.ArgumentParser, label_help: str) -> None:
 
 
 def run_build(arguments: argparse.Namespace, reporter: Reporter) -> int:
-    settings = load_settings(arguments.path, {"image": arguments.image})
+    # The same root as a heal's, so a missing path or plain folder fails as it does
+    # there, and the image carries the repository label that heals look up.
+    repository = Repository.open(arguments.path)
+    root = repository.root
+    repository.close()
+    settings = load_settings(root, {"image": arguments.image})
     labels = _parse_labels(arguments.label)
     with _docker_client() as client:
         try:
-            declarations = read_declarations(arguments.path)
+            declarations = read_declarations(root)
             base_name = resolve_base(
                 client,
                 settings.image,
@@ -79,7 +86,7 @@ def run_build(arguments: argparse.Namespace, reporter: Reporter) -> int:
             base = probe_base(client, base_name)
             image = ensure_env_image(
                 client,
-                arguments.path,
+                root,
                 declarations,
                 base,
                 rebuild=arguments.rebuild,
@@ -105,10 +112,12 @@ def run_build(arguments: argparse.Namespace, reporter: Reporter) -> int:
         state = "no dependencies declared: tests run in the base image"
     else:
         state = "built" if image.built else "up to date"
+    # Only the tag goes to stdout, so TAG=$(agentos sandbox build) captures it.
     reporter.console.print(
         f"{escape(image.tag)}  {_megabytes(image.size)}  {state} "
         f"(Python {base.python}, {len(declarations.requirements)} requirement(s))"
     )
+    sys.stdout.write(f"{image.tag}\n")
     return 0
 
 
@@ -129,7 +138,7 @@ def run_status(arguments: argparse.Namespace, reporter: Reporter) -> int:
             }
         )
         return 0
-    console = reporter.console
+    console = Console(highlight=False)
     if not images:
         console.print("no sandbox images")
     for entry in images:
@@ -155,7 +164,7 @@ def run_prune(arguments: argparse.Namespace, reporter: Reporter) -> int:
     if arguments.json:
         _print_json(asdict(result))
         return 0
-    console = reporter.console
+    console = Console(highlight=False)
     for name in result.removed_images:
         console.print(f"removed image {escape(name)}")
     for container in result.removed_containers:

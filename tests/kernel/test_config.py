@@ -84,6 +84,43 @@ def test_invalid_environment_value_names_variable(tmp_path, monkeypatch):
         load_settings(tmp_path)
 
 
+def test_invalid_environment_choice_names_variable(tmp_path, monkeypatch):
+    monkeypatch.setenv("AGENTOS_SANDBOX", "dockr")
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path)
+
+    message = str(caught.value)
+    assert "AGENTOS_SANDBOX" in message
+    assert "'dockr'" in message
+    assert "auto, docker, local" in message
+
+
+def test_invalid_file_value_names_key_once(tmp_path):
+    write_table(tmp_path, "max-attempts = 'three'")
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path)
+
+    message = str(caught.value)
+    assert "'three'" in message
+    assert message.count("max-attempts") == 1
+    assert "max_attempts" not in message
+    assert str(tmp_path / "pyproject.toml") in message
+
+
+def test_mistyped_key_suggests_nearest(tmp_path):
+    write_table(tmp_path, "max_attemps = 3")
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path)
+
+    message = str(caught.value)
+    assert "'max_attemps'" in message
+    assert "did you mean 'max_attempts'?" in message
+    assert "offline_seconds" not in message
+
+
 def test_unknown_key_lists_known_keys(tmp_path):
     write_table(tmp_path, "colour = 'blue'")
 

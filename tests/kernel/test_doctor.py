@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kernel.cli import main
 from kernel.commands.doctor import Level, diagnose
 
 
@@ -21,3 +22,13 @@ def test_doctor_counts_requirements(tmp_path):
 
     assert check.level is Level.OK
     assert "2 requirement(s)" in check.detail
+
+
+def test_doctor_prints_checks_on_stdout(tmp_path, capsys):
+    (tmp_path / "requirements.txt").write_text("attrs\n")
+
+    main(["doctor", str(tmp_path)])
+
+    captured = capsys.readouterr()
+    assert "1 requirement(s)" in " ".join(captured.out.split())
+    assert "requirement(s)" not in captured.err

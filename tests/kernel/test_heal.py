@@ -274,4 +274,18 @@ def test_demo_heals_bundled_project(tmp_path, docker_image, capsys, monkeypatch)
     assert code == 0
     log = git(target, "log", "--format=%ae %s")
     assert log.count(TOOL_EMAIL) >= 4
-    assert "fix: " in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "fix: " in captured.out
+    assert "copied the buggy example project" in captured.err
+
+
+def test_summary_goes_to_stdout(make_repo, capsys):
+    root = make_repo({"calc.py": "import os\n\nVALUE = 1\n"})
+
+    code = main(["heal", str(root), "--sandbox", "local", "--provider", "offline"])
+
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "1 fix(es) committed" in captured.out
+    assert "detect" in captured.err
+    assert "fix(es) committed" not in captured.err

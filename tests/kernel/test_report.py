@@ -379,3 +379,29 @@ def test_browser_renders_empty_page(make_repo, tmp_path, chromium):
 
 def _near(pixel: tuple[int, ...], color: tuple[int, int, int]) -> bool:
     return all(abs(a - b) <= 6 for a, b in zip(pixel[:3], color, strict=True))
+
+
+def test_report_cost_of_offline_fix(history, tmp_path):
+    page_path = tmp_path / "report.html"
+    report(page_path, history["root"])
+    page = page_path.read_text()
+
+    offline = section(page, history["hostile"])
+    model = section(page, history["kept"])
+
+    assert "0, cost none" in offline
+    assert "120, cost unknown" in model
+    assert "cost unknown" in page.split('id="summary"')[1].split("</section>")[0]
+
+
+def test_report_offline_fixes_cost_nothing(make_repo, tmp_path):
+    root = make_repo({"calc.py": CALC})
+    commit_fix(root, "calc.py", CALC_TWO_FIXED, "aaaa00000001")
+    page_path = tmp_path / "report.html"
+
+    assert report(page_path, str(root)) == 0
+
+    page = page_path.read_text()
+    summary = page.split('id="summary"')[1].split("</section>")[0]
+    assert "no model cost" in summary
+    assert "unknown" not in page

@@ -152,6 +152,9 @@ def test_revert_fix_by_fault_id(repo, capsys):
 
     assert main(["revert", "aaaa00000001", "--repo", str(repo)]) == 0
 
+    revert = git(repo, "rev-parse", "--short=12", "HEAD")
+    assert f"reverted {sha[:12]}" in capsys.readouterr().out
+    assert revert != sha[:12]
     assert (repo / "calc.py").read_text() == CALC
     trailers = git(repo, "log", "-1", "--format=%(trailers:only,unfold)")
     assert f"Agentos-Reverts: {sha}" in trailers
@@ -197,6 +200,18 @@ def test_undo_reverts_newest_live_fix(repo, capsys):
     assert newest in git(repo, "log", "-3", "--format=%B")
 
 
+def test_undo_prints_revert_on_stdout(repo, capsys):
+    sha = commit_fix(repo, "calc.py", CALC_FIXED, "aaaa00000001")
+
+    assert main(["undo", "--repo", str(repo)]) == 0
+
+    captured = capsys.readouterr()
+    revert = git(repo, "rev-parse", "--short=12", "HEAD")
+    assert f"reverted {sha[:12]}" in captured.out
+    assert f"with commit {revert}" in captured.out
+    assert captured.err == ""
+
+
 def test_stats_from_records(repo, capsys):
     commit_fix(repo, "util.py", "VALUE = 3\n", "bbbb00000002", heal_id=HEAL)
     write_record(repo, "bbbb00000002")
@@ -237,3 +252,52 @@ def test_stats_lists_flaky_anomaly(repo, capsys):
     [anomaly] = stats["anomalies"]
     assert anomaly["kind"] == "flaky"
     assert anomaly["subject"] == "test_calc.py::test_add"
+
+
+def test_history_table_at_80_columns(repo, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    first = commit_fix(repo, "calc.py", CALC_FIXED, "aaaa00000001")
+    commit_fix(repo, "util.py", "VALUE = 3\n", "bbbb00000002")
+    git(repo, "revert", "--no-edit", first)
+    when = git(repo, "log", "-1", "--format=%cd", "--date=format:%Y-%m-%d", first).strip()
+
+    assert main(["history", str(repo)]) == 0
+
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert "…" not in out
+    assert "reverted" in out
+    assert when in out
+    assert first[:12] in out
+
+
+def test_undo_outside_repository_names_folder(tmp_path, capsys, monkeypatch):
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+
+    assert main(["undo"]) == 2
+
+    error = " ".join(capsys.readouterr().err.split())
+    assert f"{folder} is not inside a git repository" in error
+
+
+def test_history_missing_path_in_repository(repo, capsys, monkeypatch):
+    commit_fix(repo, "calc.py", CALC_FIXED, "aaaa00000001")
+    monkeypatch.chdir(repo)
+
+    assert main(["history", "calc/nope.py"]) == 2
+
+    error = " ".join(capsys.readouterr().err.split())
+    assert f"no file or folder calc/nope.py in repository {repo}" in error
+    assert "Pass the folder of a git repository" not in error
+
+
+def test_history_deleted_file_still_filters(repo, capsys):
+    sha = commit_fix(repo, "calc.py", CALC_FIXED, "aaaa00000001")
+    git(repo, "rm", "-q", "calc.py")
+    git(repo, "commit", "-q", "-m", "Remove calc")
+
+    fixes = run_json(capsys, "history", str(repo / "calc.py"), "--json")
+
+    assert [fix["commit"] for fix in fixes] == [sha]

@@ -93,6 +93,53 @@ def test_build_then_up_to_date(make_repo, docker_image, wheels, token, capsys):
     assert second["tag"] == first["tag"]
 
 
+def test_build_prints_tag_on_stdout(make_repo, docker_image, wheels, token, capsys):
+    name = f"agentos-probe-{token}"
+    make_wheel(wheels, name, "1.0", "VALUE = 2\n")
+    root = make_repo({"requirements.txt": f"{name}\n"})
+    label = f"{TEST_LABEL}={token}"
+
+    code = main(["sandbox", "build", str(root), "--image", docker_image, "--label", label])
+    captured = capsys.readouterr()
+
+    assert code == 0
+    assert captured.out.startswith("agentos-env:")
+    assert len(captured.out.split()) == 1
+    assert " MB" in captured.err
+
+
+@pytest.mark.parametrize("kind", ["missing", "plain folder"])
+def test_build_outside_repository_fails(tmp_path, kind, capsys):
+    path = tmp_path / "nowhere"
+    if kind == "plain folder":
+        path.mkdir()
+
+    code = main(["sandbox", "build", str(path)])
+    captured = capsys.readouterr()
+
+    assert code == 2
+    assert captured.out == ""
+    error = " ".join(captured.err.split())
+    assert str(path) in error
+    assert "git repository" in error
+
+
+def test_status_prints_on_stdout(make_repo, docker_image, wheels, token, capsys):
+    name = f"agentos-probe-{token}"
+    make_wheel(wheels, name, "1.0", "VALUE = 2\n")
+    root = make_repo({"requirements.txt": f"{name}\n"})
+    label = f"{TEST_LABEL}={token}"
+    _, built = sandbox_json(capsys, "build", str(root), "--image", docker_image, "--label", label)
+
+    code = main(["sandbox", "status", "--label", label])
+    captured = capsys.readouterr()
+
+    assert code == 0
+    assert built["tag"] in captured.out
+    assert "sandbox container(s)" in captured.out
+    assert captured.err == ""
+
+
 def test_status_lists_labelled_image(make_repo, docker_image, wheels, token, capsys):
     name = f"agentos-probe-{token}"
     make_wheel(wheels, name, "1.0", "VALUE = 2\n")
