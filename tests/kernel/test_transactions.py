@@ -35,6 +35,39 @@ def project(make_repo) -> Path:
     return root
 
 
+@pytest.fixture
+def dirty_project(make_repo) -> Path:
+    """A repository with an unstaged edit, so --allow-dirty heals on a new branch."""
+    root = make_repo({"calc.py": CALC, "test_calc.py": TEST_CALC, "notes.txt": "one\n"})
+    (root / "notes.txt").write_text("unsaved edit\n")
+    (root / "scratch.txt").write_text("untracked notes\n")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("stage", "signal_number"),
+    [
+        ("detect", signal.SIGINT),
+        ("validate", signal.SIGINT),
+        ("commit", signal.SIGINT),
+        ("validate", signal.SIGTERM),
+    ],
+)
+def test_signal_allow_dirty_leaves_no_branch(dirty_project, stage, signal_number):
+    before = full_state(dirty_project)
+    branches = git(dirty_project, "branch", "--list")
+
+    heal = start_heal(dirty_project, stage, "--allow-dirty")
+    wait_for_pause(heal, stage)
+    heal.send_signal(signal_number)
+    _, stderr = heal.communicate(timeout=60)
+
+    assert heal.returncode == 130, stderr
+    assert git(dirty_project, "branch", "--list") == branches
+    assert full_state(dirty_project) == before
+    assert not (dirty_project / ".agentos" / "lock").exists()
+
+
 @pytest.mark.parametrize("stage", STAGES)
 def test_sigint_at_stage(project, stage):
     before = full_state(project)
