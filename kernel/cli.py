@@ -29,6 +29,7 @@ from kernel.commands import (
 )
 from kernel.console import Reporter
 from kernel.errors import KernelError
+from kernel.interrupted import interrupted_message
 from kernel.interrupts import signals_interrupt
 from patches.secrets import RedactingFilter, environment_secrets
 
@@ -73,8 +74,10 @@ def main(argv: list[str] | None = None) -> int:
             json.dump({"error": str(error), "exit_code": error.exit_code}, sys.stdout)
             sys.stdout.write("\n")
         return error.exit_code
-    except KeyboardInterrupt:
-        reporter.console.print("[bold red]interrupted[/]: no fix was left half-applied")
+    except KeyboardInterrupt as interrupt:
+        reporter.console.print(
+            f"[bold red]interrupted[/]: {escape(interrupted_message(interrupt))}"
+        )
         return EXIT_INTERRUPTED
 
 

@@ -26,6 +26,7 @@ _STATUS_STYLE = {
     FaultStatus.RESOLVED: "green",
     FaultStatus.ENVIRONMENT: "yellow",
     FaultStatus.BLOCKED: "yellow",
+    FaultStatus.UNVERIFIED: "yellow",
 }
 
 

@@ -452,7 +452,10 @@ class Repository:
         The worktree lives in a temporary folder outside this work tree, so the
         user's files are never touched. On exit the worktree and its folder are
         removed, uncommitted changes in it included; the branch and its commits
-        stay. Raises RepositoryError if the branch exists or its name is invalid.
+        stay. When the block raises (an error, Ctrl-C, SIGTERM) and the branch
+        has not moved from its start, the branch is deleted too, so interrupted
+        heals do not pile up empty branches. Raises RepositoryError if the
+        branch exists or its name is invalid.
         """
         self._require_new_branch(branch)
         start = self.head()
@@ -465,6 +468,7 @@ class Repository:
             )
 
         checkout = folder / self.root.name
+        finished = False
         try:
             _write_owner(folder, branch, start)
             self._git("worktree", "add", "--quiet", "-b", branch, str(checkout), start)
@@ -474,9 +478,12 @@ class Repository:
                 yield worktree
             finally:
                 worktree.close()
+            finished = True
         finally:
             self.remove_worktree(checkout)
             shutil.rmtree(folder, ignore_errors=True)
+            if not finished:
+                self.delete_unmoved_branch(branch, start)
 
     def remove_worktree(self, checkout: Path) -> None:
         """Remove the linked worktree at ``checkout``, uncommitted changes in it included."""
@@ -535,6 +542,21 @@ class Repository:
         """Delete the local branch ``branch``, merged or not; it must not be checked out."""
         self._git("branch", "--quiet", "-D", "--", branch)
         logger.info("deleted branch %s", branch)
+
+    def delete_unmoved_branch(self, branch: str, start: str) -> bool:
+        """Delete the local branch ``branch`` only while it still points at ``start``.
+
+        git checks the branch's value and deletes it in one step, so a commit
+        made on the branch meanwhile keeps it. Returns whether it was deleted.
+        """
+        message = "agentos: delete empty fix branch"
+        result = self._run("update-ref", "-m", message, "-d", f"refs/heads/{branch}", start)
+        if result.status != 0:
+            logger.info("kept branch %s: it no longer points at %s", branch, start[:12])
+            logger.debug("git update-ref -d %s: %s", branch, result.output)
+            return False
+        logger.info("deleted branch %s, which had no commits beyond %s", branch, start[:12])
+        return True
 
     # History
 

@@ -36,6 +36,7 @@ from kernel.console import Reporter
 from kernel.errors import CommitRejected, DirtyTreeError, KernelError
 from kernel.faults import Fault, missing_package, spectrum_of
 from kernel.gitops import Repository
+from kernel.interrupted import HealInterrupted
 from kernel.interrupts import checkpoint
 from kernel.journal import reverting
 from kernel.messages import commit_message, revert_message
@@ -130,6 +131,8 @@ class HealSession:
     # that would also remove a later fault is proposed again for it.
     _saved_patches: dict[str, tuple[str, Path]] = field(default_factory=dict)
     _root: Path | None = None  # the repository being healed; its .agentos/ contains the journal
+    # A fix committed during this run whose verification an interrupt cut short.
+    _unverified: FaultOutcome | None = None
 
     def run(
         self,
@@ -166,20 +169,40 @@ class HealSession:
 
         outcomes: list[FaultOutcome] = []
         tried: set[str] = set()
-        while (fault := _next_fault(state, tried, select)) is not None:
-            tried.add(fault.id)
-            started, self._fault_start = time.monotonic(), self.usage
-            outcome, state = self._heal_fault(fault, state)
-            outcome = replace(
-                outcome,
-                usage=_spent(self.usage, self._fault_start),
-                seconds=time.monotonic() - started,
-            )
-            for done in (outcome, *self.resolved):
-                outcomes.append(done)
-                self.reporter.outcome(done)
-            self.resolved.clear()
+        started = time.monotonic()
+        try:
+            while (fault := _next_fault(state, tried, select)) is not None:
+                tried.add(fault.id)
+                started, self._fault_start = time.monotonic(), self.usage
+                outcome, state = self._heal_fault(fault, state)
+                outcome = replace(
+                    outcome,
+                    usage=_spent(self.usage, self._fault_start),
+                    seconds=time.monotonic() - started,
+                )
+                for done in (outcome, *self.resolved):
+                    outcomes.append(done)
+                    self.reporter.outcome(done)
+                self.resolved.clear()
+        except KeyboardInterrupt as interrupt:
+            if self._unverified is not None:
+                spent = _spent(self.usage, self._fault_start)
+                seconds = time.monotonic() - started
+                outcomes.append(replace(self._unverified, usage=spent, seconds=seconds))
+            report = self._report(repository_path, baseline, outcomes, state, interrupted=True)
+            separate = self.workspace.root.resolve() != repository_path.resolve()
+            raise HealInterrupted(report, separate_branch=separate) from interrupt
 
+        return self._report(repository_path, baseline, outcomes, state)
+
+    def _report(
+        self,
+        repository_path: Path,
+        baseline: BaselineSummary,
+        outcomes: list[FaultOutcome],
+        state: TreeState,
+        interrupted: bool = False,
+    ) -> HealReport:
         remaining = _remaining(state, outcomes, dry_run=self.workspace.repository is None)
         return HealReport(
             heal_id=self.heal_id,
@@ -193,6 +216,7 @@ class HealSession:
             remaining=tuple(remaining),
             usage=self.usage,
             flaky=tuple(sorted(self.flaky)),
+            interrupted=interrupted,
         )
 
     def _stage(self, stage: str, text: str) -> None:
@@ -420,19 +444,17 @@ class HealSession:
             )
             return outcome, state
 
-        self._stage("verify", f"re-running the checks on commit {sha[:12]}")
-        verified = observe(
-            self.backend,
-            target.verify_snapshot(sha),
-            self.workspace.root,
-            self.settings.test_timeout,
-            self.baselines,
-        )
-        verified = self._quarantine(verified)
-        problem = _verification_problem(fault, state, verified)
-        if problem is None and fault.kind is FaultKind.CRASH and self.reproducer is not None:
-            reproduced = self.reproducer.check(fault, verified.snapshot)
-            problem = None if reproduced.passed else reproduced.reason
+        try:
+            verified, problem = self._verify(fault, state, target, sha)
+        except KeyboardInterrupt:
+            # The commit stays: it passed validation, and a revert is itself a
+            # commit that a second Ctrl-C could cut short.
+            # TODO: an error (not an interrupt) here leaves the commit unreported too.
+            reason = f"committed after validation ({validation}); verification was interrupted"
+            self._unverified = FaultOutcome(
+                fault, FaultStatus.UNVERIFIED, tuple(attempts), reason, candidate.diff, sha
+            )
+            raise
         if problem is None:
             self._note_resolved(fault, state, verified, sha)
             outcome = FaultOutcome(
@@ -460,6 +482,25 @@ class HealSession:
             fault, FaultStatus.REVERTED, tuple(attempts), problem, candidate.diff, sha, revert_sha
         )
         return outcome, state
+
+    def _verify(
+        self, fault: Fault, before: TreeState, target: FixTarget, sha: str
+    ) -> tuple[TreeState, str | None]:
+        """Observe the committed tree of fix ``sha``; return it and why it fails, or None."""
+        self._stage("verify", f"re-running the checks on commit {sha[:12]}")
+        verified = observe(
+            self.backend,
+            target.verify_snapshot(sha),
+            self.workspace.root,
+            self.settings.test_timeout,
+            self.baselines,
+        )
+        verified = self._quarantine(verified)
+        problem = _verification_problem(fault, before, verified)
+        if problem is None and fault.kind is FaultKind.CRASH and self.reproducer is not None:
+            reproduced = self.reproducer.check(fault, verified.snapshot)
+            problem = None if reproduced.passed else reproduced.reason
+        return verified, problem
 
     def _blocked(
         self, fault: Fault, candidate: Candidate, attempts: list[Attempt], problem: str

@@ -9,7 +9,19 @@ which RepositoryLock takes over:
   the folder still exists. A worktree counts as the tool's when its folder's
   name starts with WORKTREE_PREFIX and contains an OWNER_FILE naming a process
   of this host that no longer exists. Such a worktree is removed with its
-  folder. Its branch is kept when it has commits and deleted when it has none.
+  folder. Its branch is kept when it has commits and deleted when it has none;
+- an empty fix branch whose worktree is already gone (its temporary folder
+  was cleaned up, or the heal finished without a fix). Such a branch is
+  deleted only when four checks show that the tool made it and nothing was
+  committed on it:
+
+  - its name is ``agentos/fixes-<heal id>``;
+  - no existing worktree has it checked out;
+  - its reflog has a single entry, its creation at its current commit;
+  - another branch or tag contains that commit.
+
+  A branch named with ``--branch``, or one without a reflog, is never
+  deleted here.
 
 Worktrees without that file, the user's own, are never touched.
 """
@@ -18,6 +30,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 import socket
 from dataclasses import dataclass
@@ -30,6 +43,9 @@ from kernel.lock import process_exists
 
 logger = logging.getLogger(__name__)
 
+# The name of a fix branch made without --branch: agentos/fixes-<heal id>, from new_heal_id.
+FIX_BRANCH = re.compile(r"agentos/fixes-\d{8}T\d{6}Z-[0-9a-f]{6}")
+
 
 @dataclass(frozen=True)
 class LeftWorktree:
@@ -38,6 +54,15 @@ class LeftWorktree:
     checkout: Path
     branch: str  # short name
     start: str  # the commit the branch was made at
+
+
+@dataclass(frozen=True)
+class EmptyBranch:
+    """A fix branch that the tool made and nothing was committed on."""
+
+    name: str
+    commit: str  # where it was made, and still is
+    stale_checkout: Path | None  # a fix worktree of it whose folder is gone, still registered
 
 
 def recover(repository: Repository) -> list[str]:
@@ -51,7 +76,64 @@ def recover(repository: Repository) -> list[str]:
         notes.append(f"finished {finished}")
     for worktree in left_worktrees(repository):
         notes.append(_remove(repository, worktree))
+    for branch in empty_fix_branches(repository):
+        if branch.stale_checkout is not None:
+            repository.remove_worktree(branch.stale_checkout)
+        if repository.delete_unmoved_branch(branch.name, branch.commit):
+            notes.append(
+                f"deleted the branch {branch.name} of an earlier heal, which had no commits"
+            )
     return notes
+
+
+def empty_fix_branches(repository: Repository) -> list[EmptyBranch]:
+    """List the tool's fix branches that nothing was ever committed on, and no checkout uses.
+
+    NOTE: ``git worktree add -b`` makes the branch just before its worktree,
+    so a heal starting at that instant in another checkout of the same
+    repository (which has its own lock) could lose its new branch.
+    """
+    listing = repository.query(
+        "for-each-ref", "--format=%(refname:short)%00%(objectname)%00%(worktreepath)", "refs/heads/"
+    )
+    found = []
+    for line in listing.splitlines():
+        name, commit, checkout = line.split("\0")
+        if not FIX_BRANCH.fullmatch(name):
+            continue
+        stale = Path(checkout) if checkout else None
+        if stale is not None and (stale.exists() or not _is_fix_checkout(stale)):
+            continue  # checked out in a worktree that still exists, or in one of the user's
+        if not _never_moved(repository, name, commit):
+            continue
+        if _contained_elsewhere(repository, name, commit):
+            found.append(EmptyBranch(name, commit, stale))
+    return found
+
+
+def _is_fix_checkout(checkout: Path) -> bool:
+    return checkout.parent.name.startswith(WORKTREE_PREFIX)
+
+
+def _never_moved(repository: Repository, branch: str, commit: str) -> bool:
+    """Return whether the reflog of ``branch`` has only its creation, at ``commit``."""
+    reflog = repository.query(
+        "reflog", "show", "--format=%H%x1f%gs", f"refs/heads/{branch}", "--", accept=(0, 128)
+    )
+    entries = [line.split("\x1f", 1) for line in reflog.splitlines()]
+    return (
+        len(entries) == 1
+        and entries[0][0] == commit
+        and entries[0][1].startswith("branch: Created from ")
+    )
+
+
+def _contained_elsewhere(repository: Repository, branch: str, commit: str) -> bool:
+    """Return whether a branch or tag other than ``branch`` contains ``commit``."""
+    refs = repository.query(
+        "for-each-ref", "--contains", commit, "--format=%(refname)", "refs/heads/", "refs/tags/"
+    )
+    return any(ref != f"refs/heads/{branch}" for ref in refs.splitlines())
 
 
 def left_worktrees(repository: Repository) -> list[LeftWorktree]:

@@ -21,6 +21,8 @@ class FaultStatus(enum.Enum):
     RESOLVED = "resolved"  # gone after the fix of another fault; ``commit`` is that fix
     ENVIRONMENT = "environment"  # the sandbox lacks something the code needs; no patch can help
     BLOCKED = "blocked"  # a fix passed validation, but a file it touches changed since
+    # A fix was committed after validation, but the heal was interrupted while verifying it.
+    UNVERIFIED = "unverified"
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ class HealReport:
     remaining: tuple[Fault, ...] = ()  # faults still present when the heal ended
     usage: Usage = field(default_factory=Usage)
     flaky: tuple[str, ...] = ()  # tests quarantined because their outcome changed between runs
+    interrupted: bool = False  # stopped by a signal; ``remaining`` then lists unverified faults too
 
     @property
     def exit_code(self) -> int:
@@ -101,6 +104,7 @@ def report_to_dict(report: HealReport) -> dict:
         "remaining": [_fault_to_dict(fault) for fault in report.remaining],
         "flaky": list(report.flaky),
         "usage": _usage_to_dict(report.usage),
+        "interrupted": report.interrupted,
         "exit_code": report.exit_code,
     }
 

@@ -41,6 +41,7 @@ from kernel.errors import ConfigError, DirtyTreeError, KernelError, RepositoryEr
 from kernel.faults import Fault
 from kernel.gitops import Repository
 from kernel.heal import HealSession, Reproducer, Workspace
+from kernel.interrupted import HealInterrupted
 from kernel.leftovers import recover
 from kernel.lock import RepositoryLock
 from kernel.outcome import HealReport
@@ -144,7 +145,11 @@ def run_heal(
                     budget=heal_budget(settings),
                     patch_folder=repository.root / PATCHES_FOLDER,
                 )
-                report = session.run(snapshot, repository.root)
+                try:
+                    report = session.run(snapshot, repository.root)
+                except HealInterrupted as interrupted:
+                    _save_interrupted(repository.root, interrupted.report, settings)
+                    raise
             save_record(repository.root, report, settings.cost)
     finally:
         backend.close()
@@ -192,17 +197,31 @@ def heal_faults(
                 protected=protected_paths(repository),
                 budget=heal_budget(settings),
             )
-            report = session.run(
-                Snapshot(repository.archive("HEAD")),
-                repository.root,
-                extra_faults=extra_faults,
-                select=select,
-            )
+            try:
+                report = session.run(
+                    Snapshot(repository.archive("HEAD")),
+                    repository.root,
+                    extra_faults=extra_faults,
+                    select=select,
+                )
+            except HealInterrupted as interrupted:
+                _save_interrupted(repository.root, interrupted.report, settings)
+                raise
         separate = workspace.repository is not repository and workspace.branch is not None
         if separate and not any(outcome.commit for outcome in report.outcomes):
             repository.delete_branch(workspace.branch)
         save_record(repository.root, report, settings.cost)
     return report
+
+
+def _save_interrupted(root: Path, report: HealReport, settings: Settings) -> None:
+    """Save the record of an interrupted heal; failing to save must not hide the interrupt."""
+    try:
+        save_record(root, report, settings.cost)
+    except OSError as error:
+        logger.warning(
+            "failed to save the record of interrupted heal %s: %s", report.heal_id, error
+        )
 
 
 def heal_budget(settings: Settings) -> Budget:

@@ -564,7 +564,10 @@ def _remove_run(client: docker.DockerClient, run_id: str) -> None:
         for container in found:
             _remove(container)
     except (docker.errors.DockerException, requests.exceptions.RequestException) as error:
-        logger.warning("failed to look for the container of sandbox run %s: %s", run_id, error)
+        logger.warning(
+            "failed to look for the container of sandbox run %s: %s", run_id, _reason(error)
+        )
+        logger.debug("the lookup of sandbox run %s failed", run_id, exc_info=error)
 
 
 def _remove(container: Container) -> None:
@@ -573,8 +576,42 @@ def _remove(container: Container) -> None:
     except docker.errors.NotFound:
         pass
     except (docker.errors.APIError, requests.exceptions.RequestException) as error:
+        if _removal_in_progress(error):
+            # cancel() and the run's own clean-up both remove the container,
+            # so the second request finds the first one's removal under way.
+            logger.debug("sandbox container %s is already being removed", container.short_id)
+            return
         # Cleanup must not hide the run's own error; sweep_leftovers retries at next start.
-        logger.warning("failed to remove sandbox container %s: %s", container.short_id, error)
+        reason = _reason(error).replace(container.id or container.short_id, container.short_id)
+        logger.warning(
+            "failed to remove sandbox container %s: %s. The next heal removes it, "
+            "or run 'docker rm -f %s'",
+            container.short_id,
+            reason,
+            container.short_id,
+        )
+        logger.debug("removing sandbox container %s failed", container.short_id, exc_info=error)
+
+
+def _removal_in_progress(error: Exception) -> bool:
+    """Return whether ``error`` is the daemon's 409 for a container that is being removed."""
+    return (
+        isinstance(error, docker.errors.APIError)
+        and error.status_code == 409
+        and "already in progress" in str(error.explanation or "")
+    )
+
+
+def _reason(error: Exception) -> str:
+    """Return the daemon's own explanation of ``error``, without the request's URL."""
+    if isinstance(error, docker.errors.APIError):
+        explanation = str(error.explanation or "").strip()
+        status = f"HTTP {error.status_code}" if error.status_code else "no HTTP status"
+        return f"{explanation} ({status})" if explanation else status
+    if isinstance(error, requests.exceptions.RequestException):
+        # Their message quotes the request's URL, so only the class name is shown.
+        return f"no answer from the Docker daemon ({type(error).__name__})"
+    return str(error)
 
 
 def _translate(error: Exception, image: str, run_id: str) -> SandboxError:

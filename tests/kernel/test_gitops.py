@@ -406,13 +406,38 @@ def test_fix_worktree_commits_on_new_branch(project: Path) -> None:
 
 
 def test_fix_worktree_removed_after_error(project: Path) -> None:
+    branches = git(project, "branch", "--list")
     repository = Repository.open(project)
     with pytest.raises(RuntimeError), repository.fix_worktree("agentos/fix-2") as worktree:
         folder = worktree.root
         (folder / "app.py").write_text("left uncommitted\n")
         raise RuntimeError("heal failed")
     assert not folder.exists()
-    assert git(project, "branch", "--list", "agentos/fix-2").strip() == "agentos/fix-2"
+    assert git(project, "branch", "--list") == branches
+    reflog = subprocess.run(["git", "reflog", "exists", "refs/heads/agentos/fix-2"], cwd=project)
+    assert reflog.returncode == 1
+
+
+def test_fix_worktree_error_keeps_fix_commits(project: Path) -> None:
+    repository = Repository.open(project)
+    with pytest.raises(KeyboardInterrupt), repository.fix_worktree("agentos/fix-3") as worktree:
+        sha = worktree.commit_files({"app.py": "def answer():\n    return 42\n"}, "Fix")
+        raise KeyboardInterrupt
+
+    assert git(project, "rev-parse", "agentos/fix-3").strip() == sha
+
+
+def test_fix_worktree_moved_branch_kept(project: Path) -> None:
+    repository = Repository.open(project)
+    with pytest.raises(KeyboardInterrupt), repository.fix_worktree("agentos/fix-4") as worktree:
+        sha = worktree.commit_files({"app.py": "def answer():\n    return 42\n"}, "Fix")
+        git(worktree.root, "reset", "-q", "--hard", "HEAD~1")
+        git(worktree.root, "commit", "-q", "--allow-empty", "-m", "user's commit")
+        raise KeyboardInterrupt
+
+    kept = git(project, "rev-parse", "agentos/fix-4").strip()
+    assert kept != sha
+    assert git(project, "log", "-1", "--format=%s", kept).strip() == "user's commit"
 
 
 def test_fix_worktree_existing_branch(project: Path) -> None:
@@ -421,6 +446,7 @@ def test_fix_worktree_existing_branch(project: Path) -> None:
     with pytest.raises(RepositoryError, match="branch taken already exists"):
         with repository.fix_worktree("taken"):
             pass
+    assert git(project, "branch", "--list", "taken").strip() == "taken"
 
 
 def test_fix_worktree_invalid_branch(project: Path) -> None:

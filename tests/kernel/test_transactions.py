@@ -7,7 +7,10 @@ compares the repository's full state before and after.
 
 from __future__ import annotations
 
+import json
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -33,6 +36,106 @@ def project(make_repo) -> Path:
     git(root, "stash", "-q")
     (root / "scratch.txt").write_text("untracked notes\n")
     return root
+
+
+@pytest.fixture
+def dirty_project(make_repo) -> Path:
+    """A repository with an unstaged edit, so --allow-dirty heals on a new branch."""
+    root = make_repo({"calc.py": CALC, "test_calc.py": TEST_CALC, "notes.txt": "one\n"})
+    (root / "notes.txt").write_text("unsaved edit\n")
+    (root / "scratch.txt").write_text("untracked notes\n")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("stage", "signal_number"),
+    [
+        ("detect", signal.SIGINT),
+        ("validate", signal.SIGINT),
+        ("commit", signal.SIGINT),
+        ("validate", signal.SIGTERM),
+    ],
+)
+def test_signal_allow_dirty_leaves_no_branch(dirty_project, stage, signal_number):
+    before = full_state(dirty_project)
+    branches = git(dirty_project, "branch", "--list")
+
+    heal = start_heal(dirty_project, stage, "--allow-dirty")
+    wait_for_pause(heal, stage)
+    heal.send_signal(signal_number)
+    _, stderr = heal.communicate(timeout=60)
+
+    assert heal.returncode == 130, stderr
+    assert git(dirty_project, "branch", "--list") == branches
+    assert full_state(dirty_project) == before
+    assert not (dirty_project / ".agentos" / "lock").exists()
+
+
+def test_sigint_allow_dirty_at_verify_keeps_branch(dirty_project):
+    before = full_state(dirty_project)
+    branches = git(dirty_project, "branch", "--list")
+
+    heal = start_heal(dirty_project, "verify", "--allow-dirty")
+    wait_for_pause(heal, "verify")
+    heal.send_signal(signal.SIGINT)
+    _, stderr = heal.communicate(timeout=60)
+
+    assert heal.returncode == 130, stderr
+    [branch] = [
+        line.strip()
+        for line in git(dirty_project, "branch", "--list").splitlines()
+        if line not in branches.splitlines()
+    ]
+    sha = git(dirty_project, "rev-parse", branch).strip()
+    assert git(dirty_project, "rev-list", "--count", f"main..{branch}").strip() == "1"
+    message = " ".join(stderr.split())
+    assert f"Kept on branch {branch}, outside your checkout: {sha[:12]}" in message
+    assert "its verification did not finish" in message
+    assert f"git branch -D {branch}" in message
+    after = full_state(dirty_project)
+    for key in ("files", "index", "staged", "HEAD", "stash", "worktrees"):
+        assert after[key] == before[key], key
+
+
+def test_sigint_at_verify_names_kept_fix(project):
+    heal = start_heal(project, "verify")
+    wait_for_pause(heal, "verify")
+    heal.send_signal(signal.SIGINT)
+    _, stderr = heal.communicate(timeout=60)
+
+    assert heal.returncode == 130, stderr
+    sha = git(project, "rev-parse", "main").strip()
+    message = " ".join(stderr.split())
+    assert f"Kept on branch main: {sha[:12]} (validated, but its verification" in message
+    assert f"'agentos show {sha[:12]}'" in message
+    assert f"'agentos undo' or 'git revert {sha[:12]}'" in message
+    [record_path] = (project / ".agentos" / "heals").glob("*.json")
+    record = json.loads(record_path.read_text())
+    assert record["interrupted"] is True
+    [entry] = record["faults"]
+    assert entry["status"] == "unverified"
+    assert entry["commit"] == sha
+    assert entry["diff"]
+
+
+def test_history_after_interrupt_shows_fault(project):
+    heal = start_heal(project, "verify")
+    wait_for_pause(heal, "verify")
+    heal.send_signal(signal.SIGINT)
+    heal.communicate(timeout=60)
+
+    listed = subprocess.run(
+        [sys.executable, "-m", "kernel.cli", "history", "--json"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    [fix] = json.loads(listed.stdout)
+    assert fix["fault"]["kind"] == "lint"
+    assert "`os` imported but unused" in fix["fault"]["summary"]
+    assert fix["subject"] != fix["fault"]["summary"]
 
 
 @pytest.mark.parametrize("stage", STAGES)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -22,6 +23,7 @@ from sandbox.docker_backend import (
     PID_LABEL,
     SANDBOX_LABEL,
     DockerBackend,
+    _reason,
     docker_available,
     sweep_leftovers,
 )
@@ -666,3 +668,54 @@ def test_cancel_stops_running(
     assert results[0].status is RunStatus.INVALID
     assert "cancelled" in results[0].detail
     assert our_containers(client) == []
+
+
+def test_cancel_logs_no_removal_warning(
+    backend: DockerBackend,
+    make_snapshot: MakeSnapshot,
+    client: docker.DockerClient,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # cancel() and each run's own clean-up remove the same container, so the
+    # daemon often rejects the second request with 409 "already in progress".
+    snapshot = make_snapshot(
+        {"tests/test_hang.py": "import time\n\ndef test_hang():\n    time.sleep(600)\n"}
+    )
+    caplog.set_level(logging.DEBUG, logger="sandbox.docker_backend")
+    results: list = []
+    for _ in range(3):
+        workers = [
+            threading.Thread(
+                target=lambda: results.append(backend.run(snapshot, RunPlan(timeout=120)))
+            )
+            for _ in range(2)
+        ]
+        for worker in workers:
+            worker.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (
+            sum(c.status == "running" for c in our_containers(client)) < len(workers)
+        ):
+            time.sleep(0.1)
+
+        backend.cancel()
+        for worker in workers:
+            worker.join(60)
+
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == []
+    assert [run.status for run in results] == [RunStatus.INVALID] * 6
+    assert our_containers(client) == []
+
+
+def test_daemon_error_reason_omits_url(client: docker.DockerClient) -> None:
+    missing = f"agentos-missing-{os.getpid()}"
+    with pytest.raises(docker.errors.APIError) as raised:
+        client.api.remove_container(missing, force=True)
+
+    reason = _reason(raised.value)
+
+    assert missing in reason
+    assert "HTTP 404" in reason
+    assert "http+docker" not in reason
+    assert "/containers/" not in reason
