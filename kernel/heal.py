@@ -48,6 +48,7 @@ from patches.provider import PatchProvider
 from patches.types import Candidate, FaultKind, FeedbackKind, RepairRequest, Turn, Usage
 from sandbox.backend import SandboxBackend
 from sandbox.baseline import BaselineCache
+from sandbox.errors import SandboxError
 from sandbox.pool import first_accepted
 from sandbox.workspace import Snapshot
 
@@ -449,12 +450,20 @@ class HealSession:
         except KeyboardInterrupt:
             # The commit stays: it passed validation, and a revert is itself a
             # commit that a second Ctrl-C could cut short.
-            # TODO: an error (not an interrupt) here leaves the commit unreported too.
             reason = f"committed after validation ({validation}); verification was interrupted"
             self._unverified = FaultOutcome(
                 fault, FaultStatus.UNVERIFIED, tuple(attempts), reason, candidate.diff, sha
             )
             raise
+        except (KernelError, SandboxError) as error:
+            # TODO: the heal record is written only for interrupts, so this
+            # commit is named in the error but not recorded as unverified.
+            raise KernelError(
+                f"{error}. Fix commit {sha[:12]} for fault {fault.id} passed validation "
+                "but could not be verified, and it stays on the branch; check it with "
+                f"'agentos show {sha[:12]}' and your tests, "
+                f"or undo it with 'git revert {sha[:12]}'."
+            ) from error
         if problem is None:
             self._note_resolved(fault, state, verified, sha)
             outcome = FaultOutcome(
