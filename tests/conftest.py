@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.env_images"]
+
 SANDBOX_IMAGE = os.environ.get("AGENTOS_SANDBOX_IMAGE", "agentos-sandbox:latest")
 
 

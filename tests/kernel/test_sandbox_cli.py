@@ -6,8 +6,6 @@ import contextlib
 import json
 import os
 import socket
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
@@ -18,11 +16,11 @@ from kernel.cli import main
 from sandbox.docker_backend import HOST_LABEL, PID_LABEL, SANDBOX_LABEL
 from sandbox.environment import REPO_LABEL, ROLE_LABEL, list_env_images
 from tests.conftest import git
+from tests.env_images import TEST_LABEL
 from tests.sandbox.wheels import make_wheel
 
 pytestmark = pytest.mark.docker
 
-TEST_LABEL = "org.llmagentos.test"
 
 CALC = """import {module} as probe
 
@@ -39,32 +37,6 @@ from calc import scaled_area
 def test_scaled_area():
     assert scaled_area(1) == 2 * math.pi
 """
-
-
-@pytest.fixture
-def client(docker_image: str) -> Iterator[docker.DockerClient]:
-    client = docker.from_env()
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def token(client: docker.DockerClient) -> Iterator[str]:
-    """Return a value unique to this test; remove the images it labels or names afterwards."""
-    value = uuid.uuid4().hex[:10]
-    yield value
-    for image in list_env_images(client, {TEST_LABEL: value}):
-        client.images.remove(image.id, force=True)
-    for image in client.images.list(filters={"label": f"{TEST_LABEL}={value}"}):
-        client.images.remove(image.id, force=True)
-
-
-@pytest.fixture
-def wheels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token: str) -> Path:
-    folder = tmp_path / "wheels"
-    folder.mkdir()
-    monkeypatch.setenv("PIP_FIND_LINKS", str(folder))
-    return folder
 
 
 def sandbox_json(capsys, *arguments: str) -> tuple[int, dict]:

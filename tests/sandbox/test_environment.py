@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import docker
 import pytest
@@ -23,36 +20,8 @@ from sandbox.environment import (
     resolve_base,
 )
 from sandbox.errors import EnvironmentBuildError, ResolutionFailed
+from tests.env_images import TEST_LABEL
 from tests.sandbox.wheels import make_wheel
-
-TEST_LABEL = "org.llmagentos.test"
-
-
-@pytest.fixture
-def client(docker_image: str) -> Iterator[docker.DockerClient]:
-    client = docker.from_env()
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def token(client: docker.DockerClient) -> Iterator[str]:
-    """Return a label value unique to this test; remove its images afterwards."""
-    value = uuid.uuid4().hex[:10]
-    yield value
-    for image in list_env_images(client, {TEST_LABEL: value}):
-        client.images.remove(image.id, force=True)
-
-
-@pytest.fixture
-def wheels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token: str) -> Path:
-    """Point pip at a local folder of wheels, so no index is ever asked."""
-    folder = tmp_path / "wheels"
-    folder.mkdir()
-    monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")
-    monkeypatch.setenv("PIP_NO_INDEX", "1")
-    monkeypatch.setenv("PIP_FIND_LINKS", str(folder))
-    return folder
 
 
 def package(token: str) -> str:
