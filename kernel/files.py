@@ -13,9 +13,9 @@ def replace_file(target: Path, data: bytes) -> None:
     """Write ``data`` to ``target`` through a temporary file renamed over it.
 
     A full disk or an interrupt leaves the old file (or no file) in place,
-    never a truncated one. An existing file keeps its mode; a new one gets
-    the mode the user's umask gives any file they create, because mkstemp
-    alone would make it readable by its owner only. Missing parent folders
+    never a truncated one. An existing file keeps its mode. A new file gets
+    the mode that the user's umask gives, because mkstemp alone would make
+    it readable by its owner only. Missing parent folders
     are created. Raises OSError when the folder cannot be written.
     """
     target.parent.mkdir(parents=True, exist_ok=True)

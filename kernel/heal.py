@@ -60,7 +60,7 @@ BASELINES_FOLDER = Path(".agentos") / "cache" / "baselines"
 
 
 class FixTarget(Protocol):
-    """Where an accepted fix lands: it commits the fix, names the tree to verify, and reverts it."""
+    """Destination of an accepted fix, which commits it, names the tree to verify, and reverts it."""
 
     def commit(
         self, candidate: Candidate, snapshot: Snapshot, message: str, no_verify: bool

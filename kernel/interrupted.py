@@ -3,9 +3,9 @@
 SIGINT and SIGTERM become KeyboardInterrupt (:mod:`kernel.interrupts`). The
 heal loop raises :class:`HealInterrupted` in its place, so the heal record
 is still written and the final message names the fix commits that stay. A
-fix whose verification was cut short stays as well: it passed validation in
-the sandbox, but its committed tree was not checked again, so the message
-tells how to check or undo it.
+fix whose verification was cut short stays as well, because it passed
+validation in the sandbox. Its committed tree was not checked again, so the
+message gives the commands to check or undo it.
 """
 
 from __future__ import annotations

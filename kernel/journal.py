@@ -14,7 +14,7 @@ SIGKILL, a crash, a power loss         the next run, under the repository lock
 =====================================  =======================================
 
 A commit is dropped only while its branch still ends at it and none of its
-files changed since. Otherwise the commit stays and a warning says how to
+files changed since. Otherwise the commit stays and a warning gives the command to
 revert it.
 """
 
@@ -57,7 +57,7 @@ def reverting(
 ) -> Iterator[None]:
     """Journal the revert of ``commit`` for the block; drop the commit when the block fails.
 
-    ``root`` is the repository whose ``.agentos/`` holds the journal, and
+    ``root`` is the repository whose ``.agentos/`` contains the journal, and
     ``repository`` the checkout where ``commit`` was made. The exception that
     ended the block is re-raised after the drop.
     """

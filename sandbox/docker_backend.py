@@ -316,7 +316,7 @@ class DockerBackend:
         if plan.coverage:
             # Each pytest process bounds its own records, so the targets and
             # the suite phase share the run's bound.
-            phases = (1 if plan.targets else 0) + (1 if plan.full_suite else 0)
+            phases = int(bool(plan.targets)) + int(plan.full_suite)
             environment["PYTEST_PLUGINS"] = coverage_plugin.MODULE_NAME
             environment[coverage_plugin.COVERAGE_VARIABLE] = coverage_plugin.EVENTS_TARGET
             environment[coverage_plugin.LIMIT_VARIABLE] = str(self.coverage_limit // phases)
@@ -470,7 +470,7 @@ def sweep_leftovers(client: docker.DockerClient | None = None) -> int:
         # process removes meanwhile would make an inspection fail.
         found = client.api.containers(all=True, filters={"label": f"{SANDBOX_LABEL}=1"})
         for entry in found:
-            if _is_leftover(entry.get("Labels") or {}, str(entry.get("State", ""))):
+            if is_leftover(entry.get("Labels") or {}, str(entry.get("State", ""))):
                 container = client.containers.prepare_model({"Id": entry["Id"]})
                 logger.info("removing leftover sandbox container %s", container.short_id)
                 _remove(container)
@@ -492,7 +492,8 @@ def _connect() -> docker.DockerClient:
         raise BackendUnavailable(f"no Docker daemon responds ({error}); {_START_HINT}") from error
 
 
-def _is_leftover(labels: dict[str, str], state: str) -> bool:
+def is_leftover(labels: dict[str, str], state: str) -> bool:
+    """Return whether a container with these labels and state was left by a dead process."""
     if labels.get(HOST_LABEL) != socket.gethostname():
         # NOTE: the creating process cannot be seen from here, so a stopped
         # container whose results another host is still reading may be removed.

@@ -116,9 +116,9 @@ def resolve_base(
                 f"Docker daemon, or build without --pull to use {OFFLINE_BASE}."
             ) from error
         return name
-    # NOTE: X.Y is checked as X.Y.999, the newest patch release a slim image
-    # may carry, so a pin to an older patch release can pick an image whose
-    # Python it excludes; the build then names both versions.
+    # NOTE: X.Y is checked as X.Y.999, standing for the newest patch release a
+    # slim image may carry. So a pin to an older patch release can pick an image
+    # whose Python it excludes, and the build then names both versions.
     official = [
         tag
         for tag in _local_official_images(client)
@@ -181,8 +181,8 @@ def ensure_env_image(
     """Return the environment image for ``declarations``, building it when it is missing.
 
     ``labels`` are added to the image, for callers that select their images by
-    label later. ``announce`` is told when a build starts, because resolving
-    and installing wheels can take a minute and a caller may want to say so.
+    label later. ``announce`` is called with a message when a build starts,
+    because resolving and installing wheels can take a minute.
     Raises EnvironmentBuildError when the base's Python is excluded by
     requires-python or the build fails, and ResolutionFailed when pip
     cannot resolve a requirement.

@@ -17,7 +17,7 @@ import requests.exceptions
 
 # A private helper of the Docker backend, shared so that prune and the sweep
 # at start agree on which containers are left over.
-from sandbox.docker_backend import SANDBOX_LABEL, _is_leftover
+from sandbox.docker_backend import SANDBOX_LABEL, is_leftover
 from sandbox.environment import BASE_LABEL, PYTHON_LABEL, REPO_LABEL, ROLE_LABEL
 from sandbox.errors import SandboxError
 
@@ -81,7 +81,7 @@ def list_containers(
             entry["Id"][:12],
             str(entry.get("Image", "")),
             str(entry.get("State", "")),
-            _is_leftover(entry.get("Labels") or {}, str(entry.get("State", ""))),
+            is_leftover(entry.get("Labels") or {}, str(entry.get("State", ""))),
         )
         for entry in found
     ]

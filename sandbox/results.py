@@ -87,8 +87,8 @@ class TestRun:
     detail: str = ""  # why the status is not COMPLETED, in words for a person
     # Lines executed per test, {node id: {path: line numbers}}, when the plan asked for it.
     coverage: Mapping[str, Mapping[str, frozenset[int]]] = field(default_factory=dict)
-    # True when the sandbox hit its bound on coverage records, so that some
-    # tests that ran have no entry in ``coverage``; ``detail`` says where.
+    # True when the sandbox hit its bound on coverage records, so some tests
+    # that ran have no entry in ``coverage``. ``detail`` names the first one.
     coverage_truncated: bool = False
 
     def failed(self) -> set[str]:

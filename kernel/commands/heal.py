@@ -89,8 +89,8 @@ def run(arguments: argparse.Namespace, reporter: Reporter) -> int:
         apply_to_worktree=arguments.apply_to_worktree,
     )
     report = run_heal(arguments.path, settings, options, reporter)
-    # The summary is the result, so it goes to stdout, unless the JSON report or the
-    # diffs take stdout; then it stays on stderr with the progress.
+    # The summary is the result, so it goes to stdout. When the JSON report or
+    # the diffs take stdout, it stays on stderr with the progress.
     takes_stdout = arguments.json or arguments.dry_run
     reporter.summary(report, None if takes_stdout else Console(highlight=False))
     if arguments.dry_run and not arguments.json:

@@ -131,7 +131,9 @@ def png_pixels(path: Path) -> list[tuple[int, ...]]:
         chunks[kind] = chunks.get(kind, b"") + data[position + 8 : position + 8 + length]
         position += 12 + length
     width, height, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", chunks[b"IHDR"])
-    assert depth == 8 and color in (2, 6) and interlace == 0, "unsupported PNG layout"
+    assert depth == 8, f"unsupported PNG bit depth {depth}"
+    assert color in (2, 6), f"unsupported PNG color type {color}"
+    assert interlace == 0, "unsupported interlaced PNG"
     channels = 3 if color == 2 else 4
 
     raw = zlib.decompress(chunks[b"IDAT"])

@@ -318,8 +318,8 @@ def test_docker_sandbox_sees_user_edits(project, docker_image, capsys):
 
 
 def test_same_blocked_fix_saved_once(make_repo, capsys):
-    # The misspelled name is both a lint fault (F821) and a failing test,
-    # and one fix removes both; the user's comment beside it blocks that fix.
+    # The misspelled name is both a lint fault (F821) and a failing test, so
+    # one fix removes both. The user's comment beside it blocks that fix.
     source = "def total(values):\n    return sum(valus)\n"
     root = make_repo(
         {

@@ -16,14 +16,14 @@ TEST_CALC = "from calc import one\n\n\ndef test_one():\n    assert one() == 1\n"
 
 
 class FailingVerifyReporter(Reporter):
-    """Stands in for a sandbox that stops answering once verification starts."""
+    """Reporter that raises a sandbox error when verification starts, as a dead daemon would."""
 
     def __init__(self) -> None:
         super().__init__(quiet=True)
 
     def step(self, phase: str, text: str) -> None:
         if phase == "verify":
-            raise SandboxError("the Docker daemon stopped answering")
+            raise SandboxError("the Docker daemon stopped responding")
         super().step(phase, text)
 
 
@@ -38,7 +38,7 @@ def test_verify_error_names_kept_commit(make_repo):
     head = git(root, "rev-parse", "HEAD").strip()
     assert head != start
     message = str(raised.value)
-    assert "the Docker daemon stopped answering" in message
+    assert "the Docker daemon stopped responding" in message
     assert f"Fix commit {head[:12]}" in message
     assert f"git revert {head[:12]}" in message
     assert git(root, "status", "--porcelain") == ""

@@ -100,7 +100,8 @@ def test_report_lists_fixes_newest_first(history, tmp_path):
     order = [history[role][:12] for role in ("changed", "hostile", "reverted", "kept")]
     rows = [page.index(f'id="row-{short}"') for short in order]
     assert rows == sorted(rows)
-    assert page.count('<tr id="row-') == 4  # the hand edit and the revert are no fixes
+    # The hand edit and the revert commit are not fixes, so they get no row.
+    assert page.count('<tr id="row-') == 4
 
 
 def test_report_shows_each_state(history, tmp_path):
