@@ -41,7 +41,7 @@ from patches.diff import make_candidate
 from patches.errors import EditError
 from patches.name_sites import find_name_sites
 from patches.repair.messages import CANNOT_IMPORT, NAME_ERROR, NO_MODULE, parse_attribute_error
-from patches.repair.rules import Site, fault_sites, rename_names, replace_on_line
+from patches.repair.rules import Site, fault_sites, import_sites, rename_names, replace_on_line
 from patches.repair.sources import Repository
 from patches.types import Candidate, RepairRequest
 
@@ -125,10 +125,7 @@ def _import_error(
 ) -> list[Candidate] | None:
     missing_name = CANNOT_IMPORT.search(request.message)
     missing_module = NO_MODULE.search(request.message)
-    for site in sites:
-        text = site.source.splitlines()[site.line - 1] if site.line else ""
-        if not re.match(r"\s*(from|import)\b", text):
-            continue
+    for site in import_sites(sites):
         if missing_name is not None:
             wrong = missing_name.group("name")
             module = missing_name.group("module")

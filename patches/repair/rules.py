@@ -97,16 +97,23 @@ def import_from_repository(
     return [make_candidate(provider, None, summary, {site.path: (site.source, after)})], []
 
 
+def import_sites(sites: list[Site]) -> list[Site]:
+    """Return the sites whose failing line is an import statement."""
+    found = []
+    for site in sites:
+        text = site.source.splitlines()[site.line - 1] if site.line else ""
+        if re.match(r"\s*(from|import)\b", text):
+            found.append(site)
+    return found
+
+
 def misspelled_import(
     request: RepairRequest, sites: list[Site], repository: Repository, provider: str
 ) -> _Found:
     """Fix a misspelled module in an import, or a misspelled name imported from a module."""
     missing_name = CANNOT_IMPORT.search(request.message)
     missing_module = NO_MODULE.search(request.message)
-    for site in sites:
-        text = site.source.splitlines()[site.line - 1] if site.line else ""
-        if not re.match(r"\s*(from|import)\b", text):
-            continue
+    for site in import_sites(sites):
         if missing_name is not None:
             wrong = missing_name.group("name")
             choices = repository.names_of(missing_name.group("module"))
