@@ -101,7 +101,15 @@ def main() -> int:
     parser.add_argument("--image", default="agentos-sandbox:latest", help="sandbox image tag")
     parser.add_argument("--rounds", type=int, default=7, help="runs of each kind (default 7)")
     parser.add_argument("--tests", type=int, default=200, help="tests to generate (default 200)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="parallel validations at once (default: the backend's parallel_limit())",
+    )
     options = parser.parse_args()
+    if options.workers is not None and options.workers < 1:
+        parser.error(f"invalid --workers {options.workers}: it must be at least 1")
 
     with tempfile.TemporaryDirectory(prefix="agentos-bench-") as folder:
         root = Path(folder)
@@ -112,7 +120,7 @@ def main() -> int:
             collected = len(run_sandboxed(backend, snapshot).tests)  # also warms the page cache
             run_direct(root)
             measure_overhead(backend, snapshot, root, options.rounds, collected)
-            measure_throughput(backend, snapshot, options.rounds)
+            measure_throughput(backend, snapshot, options.rounds, options.workers)
         finally:
             backend.close()
     return 0
@@ -138,12 +146,15 @@ def measure_overhead(
     )
 
 
-def measure_throughput(backend: DockerBackend, snapshot: Snapshot, rounds: int) -> None:
+def measure_throughput(
+    backend: DockerBackend, snapshot: Snapshot, rounds: int, workers: int | None = None
+) -> None:
     candidates = [
         snapshot.with_overlay({"shapes/version.py": f"VERSION = {index}\n".encode()})
         for index in range(CANDIDATES)
     ]
-    workers = backend.parallel_limit()
+    if workers is None:
+        workers = backend.parallel_limit()
 
     def serial() -> None:
         for candidate in candidates:
